@@ -1,0 +1,134 @@
+"""
+A sandboxed gateway: the CipherMail simulator's home, the Ansible vars
+directory it reads, the formula's state directory and a throwaway Postfix
+configuration directory, all under one root. Nothing here touches /etc.
+
+``GatewaySandbox.lookup()`` is the ``ciphermail_split:lookup`` pillar that
+points the formula at the sandbox.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+SIMULATOR_DIR = REPO_ROOT / "test" / "simulator"
+MASTER_CF_DIST = pathlib.Path("/usr/share/postfix/master.cf.dist")
+
+#: Postfix settings of a fresh sandbox: loopback only, its own spool.
+BASE_MAIN_CF = """\
+# Throwaway Postfix configuration of a sandboxed gateway.
+compatibility_level = 3.6
+queue_directory = {root}/spool
+data_directory = {root}/data
+inet_interfaces = loopback-only
+mydestination =
+mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128
+"""
+
+WRITE_WORDS = {"set", "add", "delete"}
+
+
+def is_write_call(call):
+    """True for a call-log entry that changes the gateway (a set/add/delete or a playbook run)."""
+    return call["prog"] == "cm-run-playbook" or bool(WRITE_WORDS & set(call["argv"][:3]))
+
+
+class GatewaySandbox:
+    """One simulated gateway with its own Postfix configuration directory."""
+
+    def __init__(self, root, main_cf=None):
+        self.root = pathlib.Path(root)
+        self.home = self.root / "sim"
+        self.ansible_vars_dir = self.home / "ansible" / "group_vars" / "all"
+        self.state_dir = self.root / "state"
+        self.postfix_dir = self.root / "postfix"
+        self.ansible_vars_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("spool", "data"):
+            (self.postfix_dir / sub).mkdir(parents=True, exist_ok=True)
+        main_cf_path = self.postfix_dir / "main.cf"
+        if not main_cf_path.exists():
+            main_cf_path.write_text(
+                main_cf if main_cf is not None else BASE_MAIN_CF.format(root=self.postfix_dir)
+            )
+        master_cf = self.postfix_dir / "master.cf"
+        if not master_cf.exists() and MASTER_CF_DIST.exists():
+            shutil.copyfile(MASTER_CF_DIST, master_cf)
+
+    # -- pointing the formula at the sandbox ---------------------------------
+    def env(self):
+        """The environment the simulator needs."""
+        return {"CIPHERMAIL_SIM_HOME": str(self.home)}
+
+    def lookup(self):
+        """``ciphermail_split:lookup`` for this sandbox."""
+        return {
+            "cli": [sys.executable, str(SIMULATOR_DIR / "ciphermail-cli")],
+            "playbook_cmd": [sys.executable, str(SIMULATOR_DIR / "cm-run-playbook")],
+            "ansible_vars_dir": str(self.ansible_vars_dir),
+            "state_dir": str(self.state_dir),
+            "postfix_config_dir": str(self.postfix_dir),
+            "command_env": self.env(),
+        }
+
+    # -- reading the simulated gateway ----------------------------------------
+    def sim_state(self):
+        path = self.home / "state.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def calls(self):
+        path = self.home / "calls.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def write_calls(self, since=0):
+        """The write calls (set/add/delete, playbook) logged after call number ``since``."""
+        return [call for call in self.calls()[since:] if is_write_call(call)]
+
+    def cli(self, *argv, check=True):
+        """Run the simulated ciphermail-cli directly (as an admin would)."""
+        proc = subprocess.run(
+            [sys.executable, str(SIMULATOR_DIR / "ciphermail-cli"), *argv],
+            env={**_base_env(), **self.env()},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and proc.returncode:
+            raise AssertionError(f"ciphermail-cli {argv} failed: {proc.stderr}")
+        return proc
+
+    # -- reading Postfix --------------------------------------------------------
+    def postconf(self, parameter, expand=False):
+        flags = "-hx" if expand else "-h"
+        return _run(["postconf", "-c", str(self.postfix_dir), flags, parameter]).strip()
+
+    def postmap_query(self, key, table):
+        proc = subprocess.run(
+            ["postmap", "-c", str(self.postfix_dir), "-q", key, table],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def files(self):
+        """Every regular file of the Postfix dir and the Ansible vars dir, by relative path, as bytes."""
+        snapshot = {}
+        for base in (self.postfix_dir, self.ansible_vars_dir):
+            for path in sorted(base.rglob("*")):
+                if path.is_file() and "spool" not in path.parts and "data" not in path.parts:
+                    snapshot[str(path.relative_to(self.root))] = path.read_bytes()
+        return snapshot
+
+
+def _base_env():
+    return {key: value for key, value in os.environ.items() if not key.startswith("CIPHERMAIL_SIM_")}
+
+
+def _run(argv):
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
