@@ -44,6 +44,8 @@ CLI_COMMANDS = {
 #: Lines of playbook output shown when it fails.
 PLAYBOOK_TAIL_LINES = 20
 PLAYBOOK_LOG = "playbook.log"
+#: What Ansible loads from a group_vars directory ("" = no extension).
+ANSIBLE_VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PROPERTY_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -146,6 +148,7 @@ def _run_cli(action, **params):
         timeout=conf["cli_timeout"],
         ignore_retcode=True,
         output_loglevel="quiet",
+        rstrip=False,
     )
     if result["retcode"] != 0:
         message = (result.get("stderr") or result.get("stdout") or "").strip() or "no output"
@@ -329,11 +332,32 @@ def override_read():
     return _parse_vars(_read_text(path), path)
 
 
+def _ansible_vars_files(vars_dir, prefix=""):
+    """The files Ansible reads from a group_vars directory, in its order."""
+    try:
+        names = sorted(os.listdir(vars_dir))
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        path = os.path.join(vars_dir, name)
+        extension = os.path.splitext(name)[1]
+        if name.startswith(".") or name.endswith("~") or extension not in ANSIBLE_VARS_EXTENSIONS:
+            continue
+        if os.path.isdir(path):
+            if not extension:
+                found.extend(_ansible_vars_files(path, f"{prefix}{name}/"))
+        else:
+            found.append((f"{prefix}{name}", path))
+    return found
+
+
 def ansible_vars():
     """
-    Return what Ansible reads from the vars directory: every ``*.yml`` file
-    in name order, a later file overriding an earlier one. Returns
-    ``{"values": {...}, "origin": {key: file name}}``.
+    Return what Ansible reads from the vars directory: every ``.yml``,
+    ``.yaml``, ``.json`` or extension-less file (subdirectories too, hidden
+    files not) in name order, a later file overriding an earlier one.
+    Returns ``{"values": {...}, "origin": {key: file name}}``.
 
     CLI Example:
 
@@ -343,16 +367,39 @@ def ansible_vars():
     """
     vars_dir = __salt__["ciphermail_split.host_settings"]()["ansible_vars_dir"]
     values, origin = {}, {}
-    try:
-        names = sorted(name for name in os.listdir(vars_dir) if name.endswith(".yml"))
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        path = os.path.join(vars_dir, name)
+    for name, path in _ansible_vars_files(vars_dir):
         for key, value in _parse_vars(_read_text(path), path).items():
             values[key] = value
             origin[key] = name
     return {"values": values, "origin": origin}
+
+
+def override_shadowed(values):
+    """
+    Return ``{key: file}`` for the keys of ``values`` that a file Ansible
+    reads *after* the override file sets to another value (that file would
+    win).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail.override_shadowed '{ciphermail_backend__remote_portal_enabled: true}'
+    """
+    conf = __salt__["ciphermail_split.host_settings"]()
+    shadowed = {}
+    later = False
+    for name, path in _ansible_vars_files(conf["ansible_vars_dir"]):
+        if name == conf["override_file"]:
+            later = True
+            continue
+        if not later and name > conf["override_file"]:
+            later = True
+        if later:
+            for key, value in _parse_vars(_read_text(path), path).items():
+                if key in values and normalise_value(value) != normalise_value(values[key]):
+                    shadowed[key] = name
+    return shadowed
 
 
 def _check_override_values(values):

@@ -342,16 +342,12 @@ def override_keys_present(name, values):
 
 
 def _refuse_overridden(path, wanted):
-    """Fail when a later *.yml file would override one of our keys for Ansible."""
-    ours = path.rsplit("/", 1)[-1]
-    merged = __salt__["ciphermail.ansible_vars"]()
-    for key, value in wanted.items():
-        origin = merged["origin"].get(key)
-        if origin and origin > ours and __salt__["ciphermail.normalise_value"](merged["values"][key]) != value:
-            raise CommandExecutionError(
-                f"{key} is also set in {origin}, which Ansible reads after {ours} and which would win: "
-                f"remove {key} from {origin}"
-            )
+    """Fail when a file Ansible reads later would override one of our keys."""
+    for key, origin in __salt__["ciphermail.override_shadowed"](wanted).items():
+        raise CommandExecutionError(
+            f"{key} is also set in {origin}, which Ansible reads after {path} and which would win: "
+            f"remove {key} from {origin}"
+        )
 
 
 def override_keys_absent(name, keys, force=False):

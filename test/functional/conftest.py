@@ -3,9 +3,10 @@ Functional tier: the formula's execution and state modules loaded in-process
 by Salt's loader (``module_dirs`` = the repository root, so ``_modules`` and
 ``_states`` are found as Salt finds synced modules), pointed at a sandboxed
 gateway through ``ciphermail_split:lookup`` in the minion options.
-"""
 
-import copy
+The loaders are built once per package (loading Salt takes seconds); each
+test points them at its own gateway and state tree.
+"""
 
 import pytest
 from saltfactories.utils import random_string
@@ -17,20 +18,40 @@ from support.sandbox import REPO_ROOT
 def minion_opts(salt_factories):
     factory = salt_factories.salt_minion_daemon(
         random_string("functional-"),
-        overrides={"module_dirs": [str(REPO_ROOT)], "file_client": "local"},
+        overrides={
+            "module_dirs": [str(REPO_ROOT)],
+            "file_client": "local",
+            "file_roots": {"base": []},
+            "ciphermail_split": {"lookup": {}},
+        },
     )
     return factory.config.copy()
 
 
+@pytest.fixture(scope="package")
+def package_loaders(minion_opts):
+    return Loaders(minion_opts, loaded_base_name=f"{random_string('loader-')}.loaded")
+
+
 @pytest.fixture
-def loaders(minion_opts, gateway):
-    opts = copy.deepcopy(minion_opts)
-    opts["ciphermail_split"] = {"lookup": gateway.lookup()}
-    loaders = Loaders(opts, loaded_base_name=f"{random_string('loader-')}.loaded")
+def state_tree(tmp_path):
+    path = tmp_path / "state-tree"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def loaders(package_loaders, gateway, state_tree):
+    """The loaders, pointed at this test's gateway and state tree."""
+    # The loaded modules share these nested objects with loaders.opts.
+    lookup = package_loaders.opts["ciphermail_split"]["lookup"]
+    lookup.clear()
+    lookup.update(gateway.lookup())
+    package_loaders.opts["file_roots"]["base"][:] = [str(state_tree)]
     try:
-        yield loaders
+        yield package_loaders
     finally:
-        loaders.reset_state()
+        package_loaders.reset_state()
 
 
 @pytest.fixture
@@ -41,3 +62,14 @@ def modules(loaders):
 @pytest.fixture
 def states(loaders):
     return loaders.states
+
+
+@pytest.fixture
+def run_sls(modules, state_tree):
+    """Run SLS text with ``state.sls`` (requisites, watch and mod_watch included)."""
+
+    def run(text, test=False):
+        (state_tree / "under_test.sls").write_text(text)
+        return modules.state.sls("under_test", test=test)
+
+    return run
