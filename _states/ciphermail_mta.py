@@ -1,0 +1,314 @@
+"""
+States for the Postfix side of CipherMail portal split-mode:
+
+- ``transport_present``/``transport_absent`` (main gateway): the transport
+  table entry ``relay-to-webmail.private smtp:[<portal>]``;
+- ``mynetworks_present``/``mynetworks_absent`` (portal gateway): the main
+  gateway's address in ``mynetworks``.
+
+The states compare, predict and apply through the ``ciphermail_mta``
+execution module and do no I/O of their own. Under ``test=True`` they report
+exactly the changes a live run then makes. Before a change they record in
+the ledger (``ciphermail_ledger``) what the item was, so the ``*_absent``
+states take back only what the formula did, and only while it still holds
+the formula's value. Postfix is reloaded once per changing state, when it
+is running.
+
+Ledger kinds: ``transport`` (key: the domain), ``transport_maps`` (key:
+``transport_maps``), ``transport_file`` (key: the table file the formula
+created), ``mynetworks`` (key: ``<parameter>|<entry>``) and
+``mynetworks_param`` (key: the parameter, when the formula wrote Postfix's
+computed default into main.cf).
+"""
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "ciphermail_mta"
+
+TRANSPORT_MAPS = "transport_maps"
+
+
+def __virtual__():
+    if "ciphermail_mta.transport_set" in __salt__:
+        return __virtualname__
+    return False, "ciphermail_mta: the ciphermail_mta execution module is not available (see its load error)"
+
+
+# -- shared mechanics ----------------------------------------------------------
+
+
+def _mta(function, *args, **kwargs):
+    return __salt__[f"ciphermail_mta.{function}"](*args, **kwargs)
+
+
+def _ledger(function, *args):
+    return __salt__[f"ciphermail_ledger.{function}"](*args)
+
+
+def _state(name, work):
+    """
+    Run ``work(test)``, which returns ``(changes, summary)`` and under test
+    only predicts; report no change, the prediction, or the changes made,
+    then reload Postfix once if something changed.
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    test = bool(__opts__.get("test"))
+    try:
+        changes, summary = work(test)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if not changes:
+        ret["comment"] = f"Already so: {summary}"
+        return ret
+    ret["changes"] = changes
+    done = f"{', '.join(changes)}: {summary}"
+    if test:
+        ret.update(result=None, comment=f"Would change {done}")
+        return ret
+    try:
+        reloaded = _mta("reload_if_running")["reloaded"]
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=f"Changed {done}, but reloading Postfix failed: {exc}")
+        return ret
+    ret["comment"] = f"Changed {done}; " + ("Postfix reloaded" if reloaded else "Postfix is not running, not reloaded")
+    return ret
+
+
+# -- transport -----------------------------------------------------------------
+
+
+def _remember_transport(domain, plan):
+    """Record what ``transport_set`` is about to change (``plan``: its test=True answer)."""
+    changes = plan["changes"]
+    if "transport_file" in changes:
+        _ledger("remember", "transport_file", changes["transport_file"]["new"], None, plan["table"])
+    if TRANSPORT_MAPS in changes:
+        _ledger("remember", "transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS), plan["table"])
+    if "nexthop" in changes:
+        _ledger("remember", "transport", domain, changes["nexthop"]["old"], changes["nexthop"]["new"])
+
+
+def transport_present(name, host, port=None):
+    """
+    Route mail for the domain ``name`` (``relay-to-webmail.private``) to
+    ``host`` by SMTP without MX lookup: the transport table entry
+    ``name smtp:[host]`` (``smtp:[ipv6:...]`` for IPv6, ``:port`` when
+    given). Configures a transport table when ``transport_maps`` is empty,
+    and rebuilds a stale table database.
+
+    changes: ``nexthop`` ``{"old": None|"smtp:[old]", "new": "smtp:[new]"}``;
+    when a table had to be set up, ``transport_maps`` ``{"old": "", "new":
+    "hash:/etc/postfix/transport"}`` and ``transport_file`` ``{"old": None,
+    "new": "/etc/postfix/transport"}``; ``postmap`` ``{"old": "stale", "new":
+    "rebuilt"}`` when only the database disagreed with the file.
+
+    .. code-block:: yaml
+
+        relay-to-webmail.private:
+          ciphermail_mta.transport_present:
+            - host: portal.example.net
+    """
+
+    def work(test):
+        nexthop = _mta("nexthop", host, port)
+        plan = _mta("transport_set", name, nexthop, test=True)
+        if plan["changes"] and not test:
+            _remember_transport(name.lower(), plan)
+            plan = _mta("transport_set", name, nexthop)
+        return plan["changes"], f"{name} goes to {nexthop} ({plan['table']})"
+
+    return _state(name, work)
+
+
+def transport_absent(name, force=False):
+    """
+    Take back the transport entry of the domain ``name``: put back the
+    nexthop an admin had before the formula, or remove the entry; remove a
+    table file the formula created once nothing else is in it, and put back
+    ``transport_maps`` if the formula set it. Only while the entry still
+    holds the formula's value: an admin's later edit is left alone.
+    ``force``: remove the entry even when the ledger does not say it is ours.
+
+    changes: ``nexthop`` ``{"old": "smtp:[...]", "new": None|<admin's>}``,
+    ``transport_maps`` ``{"old": "hash:/...", "new": ""}``,
+    ``transport_file`` ``{"old": "/etc/postfix/transport", "new": None}``.
+
+    .. code-block:: yaml
+
+        relay-to-webmail.private:
+          ciphermail_mta.transport_absent
+    """
+
+    def work(test):
+        domain = name.lower()
+        current = _mta("transport_get", name)
+        record = _ledger("record", "transport", domain)
+        action = _ledger("restore_plan", "transport", domain, current)["action"]
+        table = _mta("transport_table")
+        file_record = _ledger("record", "transport_file", table["path"])
+        maps_record = _ledger("record", "transport_maps", TRANSPORT_MAPS)
+        changes = {}
+        in_use = True
+        if record and record["before"] is not None and (action == "restore" or force):
+            changes.update(_mta("transport_set", name, record["before"], test=test)["changes"])
+        elif current is None or action == "restore" or force:
+            result = _mta("transport_delete", name, test=test)
+            changes.update(result["changes"])
+            in_use = bool(result["entries_left"])
+        if maps_record and not (file_record and in_use):
+            maps_plan = _ledger("restore_plan", "transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS))
+            if maps_plan["action"] == "restore":
+                change = _mta("main_cf_set", TRANSPORT_MAPS, maps_plan["value"], test=test)
+                changes.update({TRANSPORT_MAPS: change} if change else {})
+        if file_record and not in_use and (TRANSPORT_MAPS in changes or not table["configured"]):
+            change = {"old": table["path"], "new": None} if test else _mta("transport_file_remove", file_record["ours"])
+            changes.update({"transport_file": change} if change else {})
+        if not test:
+            for kind, key, entry in (
+                ("transport", domain, record),
+                ("transport_file", table["path"], file_record),
+                ("transport_maps", TRANSPORT_MAPS, maps_record),
+            ):
+                if entry:
+                    _ledger("forget", kind, key)
+        return changes, f"{name}: the formula's transport entry taken back"
+
+    return _state(name, work)
+
+
+# -- mynetworks ----------------------------------------------------------------
+
+
+def _ledger_key(parameter, entry):
+    return f"{parameter}|{entry}"
+
+
+def _ours(parameter):
+    """The ``mynetworks`` entries the ledger says the formula added to ``parameter``."""
+    prefix = _ledger_key(parameter, "")
+    return [key[len(prefix) :] for key in _ledger("records", "mynetworks") if key.startswith(prefix)]
+
+
+def _materialised(parameter):
+    record = _ledger("record", "mynetworks_param", parameter)
+    return record["ours"] if record else None
+
+
+def _list_changes(result):
+    """The state changes of a ``mynetworks_update`` answer."""
+    parameter = result["parameter"]
+    changes = {}
+    if result["old"] != result["new"]:
+        changes[parameter] = {"old": result["old"], "new": result["new"]}
+    if result["materialised"] is not None or result["unset"]:
+        changes[f"{parameter}_in_main_cf"] = {"old": result["unset"], "new": not result["unset"]}
+    return changes
+
+
+def _update_mynetworks(parameter, test, remember, **update):
+    """Predict a ``mynetworks_update``; live, record what it adds (``remember``) and apply it."""
+    update.update(parameter=parameter, unset_if_left=_materialised(parameter))
+    result = _mta("mynetworks_update", test=True, **update)
+    changes = _list_changes(result)
+    if changes and not test:
+        if remember:
+            for entry in result["added"]:
+                _ledger("remember", "mynetworks", _ledger_key(parameter, entry), None, "present")
+            if result["materialised"] is not None:
+                _ledger("remember", "mynetworks_param", parameter, None, result["materialised"])
+        changes = _list_changes(_mta("mynetworks_update", **update))
+    return changes
+
+
+def _forget_entries(parameter, entries):
+    for entry in entries:
+        _ledger("forget", "mynetworks", _ledger_key(parameter, entry))
+    if not _ours(parameter):
+        _ledger("forget", "mynetworks_param", parameter)
+
+
+def _taken_back(parameter, entries, current, force=False):
+    """Those of ``entries`` to remove now: still present as the formula wrote them, and ours (or ``force``)."""
+    return [
+        entry
+        for entry in entries
+        if entry in current
+        and (
+            force
+            or _ledger("restore_plan", "mynetworks", _ledger_key(parameter, entry), "present")["action"] == "restore"
+        )
+    ]
+
+
+def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=False):
+    """
+    Make exactly ``addresses`` (the main gateway) the formula's entries of
+    ``mynetworks``: add those missing, remove those the formula added
+    earlier that are no longer configured (a changed address must not keep
+    relay rights), never touch anyone else's. IPv6 is written
+    ``[2001:db8::10]/128``. Networks only with ``allow_networks``.
+
+    changes: ``mynetworks`` ``{"old": [...], "new": [...]}``, the whole list
+    as ``postconf -h mynetworks`` shows it; ``mynetworks_in_main_cf``
+    ``{"old": False, "new": True}`` when main.cf did not set it and the
+    formula wrote Postfix's computed default out first.
+
+    .. code-block:: yaml
+
+        main gateway in mynetworks:
+          ciphermail_mta.mynetworks_present:
+            - addresses:
+              - 192.0.2.10
+              - 2001:db8::10
+    """
+
+    def work(test):
+        wanted = _mta("mynetworks_entries", addresses, allow_networks)
+        current = _mta("mynetworks_get", parameter)
+        stale = [entry for entry in _ours(parameter) if entry not in wanted]
+        changes = _update_mynetworks(
+            parameter,
+            test,
+            remember=True,
+            add=wanted,
+            remove=_taken_back(parameter, stale, current),
+            allow_networks=allow_networks,
+        )
+        if not test:
+            _forget_entries(parameter, stale)
+        return changes, f"{parameter} has {', '.join(wanted) or 'no entries'} from the formula"
+
+    return _state(name, work)
+
+
+def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False):
+    """
+    Remove the formula's entries from ``mynetworks``: those of ``addresses``,
+    or all of them when ``addresses`` is None. An entry that was there before
+    the formula, or that an admin wrote since, stays. ``force``: remove the
+    given addresses even when the ledger does not say they are ours. Once
+    only the default the formula wrote out is left, main.cf stops setting
+    the parameter (``postconf -X``).
+
+    changes: ``mynetworks`` ``{"old": [...], "new": [...]}``;
+    ``mynetworks_in_main_cf`` ``{"old": True, "new": False}`` when unset.
+
+    .. code-block:: yaml
+
+        main gateway out of mynetworks:
+          ciphermail_mta.mynetworks_absent
+    """
+
+    def work(test):
+        current = _mta("mynetworks_get", parameter)
+        ours = _ours(parameter)
+        targets = ours if addresses is None else _mta("mynetworks_entries", addresses, True)
+        changes = _update_mynetworks(
+            parameter, test, remember=False, remove=_taken_back(parameter, targets, current, force)
+        )
+        if not test:
+            _forget_entries(parameter, [entry for entry in targets if entry in ours])
+        return changes, f"{parameter} without the formula's entries"
+
+    return _state(name, work)
