@@ -98,7 +98,17 @@ def normalise_value(value):
     return _BOOLEANS.get(value.strip().lower(), value)
 
 
-def _check_domain(domain):
+def normalise_domain(domain):
+    """
+    Return ``domain`` as the gateway stores it (lowercase), refusing anything
+    that is not a DNS domain name.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail.normalise_domain Relay-To-Webmail.Private
+    """
     name = domain.lower() if isinstance(domain, str) else domain
     if (
         not isinstance(name, str)
@@ -109,7 +119,17 @@ def _check_domain(domain):
     return name
 
 
-def _check_property_name(name):
+def normalise_property_name(name):
+    """
+    Return a property name after checking it is one (lowercase words joined
+    by ``-``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail.normalise_property_name revert-rewrite-recipient
+    """
     if not isinstance(name, str) or not _PROPERTY_NAME.match(name):
         raise SaltInvocationError(f"property name: got {name!r}; expected lowercase words joined by '-'")
     return name
@@ -181,7 +201,7 @@ def domain_exists(domain):
 
         salt portal-gw ciphermail.domain_exists relay-to-webmail.private
     """
-    return _check_domain(domain) in domain_list()
+    return normalise_domain(domain) in domain_list()
 
 
 def domain_add(domain):
@@ -194,7 +214,7 @@ def domain_add(domain):
 
         salt portal-gw ciphermail.domain_add relay-to-webmail.private
     """
-    _run_cli("domain_add", domain=_check_domain(domain))
+    _run_cli("domain_add", domain=normalise_domain(domain))
     return True
 
 
@@ -208,7 +228,7 @@ def domain_delete(domain):
 
         salt portal-gw ciphermail.domain_delete relay-to-webmail.private
     """
-    _run_cli("domain_delete", domain=_check_domain(domain))
+    _run_cli("domain_delete", domain=normalise_domain(domain))
     return True
 
 
@@ -223,7 +243,7 @@ def domain_property_get(domain, name):
         salt portal-gw ciphermail.domain_property_get relay-to-webmail.private revert-rewrite-recipient
     """
     return _strip_newline(
-        _run_cli("domain_property_get", domain=_check_domain(domain), name=_check_property_name(name))
+        _run_cli("domain_property_get", domain=normalise_domain(domain), name=normalise_property_name(name))
     )
 
 
@@ -239,8 +259,8 @@ def domain_property_set(domain, name, value):
     """
     _run_cli(
         "domain_property_set",
-        domain=_check_domain(domain),
-        name=_check_property_name(name),
+        domain=normalise_domain(domain),
+        name=normalise_property_name(name),
         value=normalise_value(value),
     )
     return True
@@ -256,7 +276,7 @@ def global_property_get(name):
 
         salt portal-gw ciphermail.global_property_get trigger-webmail-header-enabled
     """
-    return _strip_newline(_run_cli("global_property_get", name=_check_property_name(name)))
+    return _strip_newline(_run_cli("global_property_get", name=normalise_property_name(name)))
 
 
 def global_property_set(name, value):
@@ -269,7 +289,7 @@ def global_property_set(name, value):
 
         salt portal-gw ciphermail.global_property_set trigger-webmail-header "X-Keep-CipherMail-To-Webmail: True"
     """
-    _run_cli("global_property_set", name=_check_property_name(name), value=normalise_value(value))
+    _run_cli("global_property_set", name=normalise_property_name(name), value=normalise_value(value))
     return True
 
 
@@ -402,7 +422,18 @@ def override_shadowed(values):
     return shadowed
 
 
-def _check_override_values(values):
+def normalise_override(values):
+    """
+    Return override ``values`` as they are written to the file: keys checked
+    to be Ansible variable names, scalar values, booleans in any spelling as
+    YAML booleans.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail.normalise_override '{ciphermail_backend__remote_portal_enabled: "TRUE"}'
+    """
     if not isinstance(values, dict):
         raise SaltInvocationError(f"values: got {values!r}; expected a mapping of Ansible variables")
     for key, value in values.items():
@@ -410,8 +441,7 @@ def _check_override_values(values):
             raise SaltInvocationError(f"override key: got {key!r}; expected an Ansible variable name")
         if isinstance(value, (dict, list)) or value is None:
             raise SaltInvocationError(f"override value of {key}: got {value!r}; expected a scalar")
-        normalise_value(value)
-    return values
+    return {key: _yaml_value(value) for key, value in values.items()}
 
 
 def _yaml_value(value):
@@ -492,7 +522,7 @@ def override_set(values):
 
         salt main-gw ciphermail.override_set '{ciphermail_backend__remote_portal_enabled: true}'
     """
-    values = {key: _yaml_value(value) for key, value in _check_override_values(values).items()}
+    values = normalise_override(values)
     path = override_path()
     text = _read_text(path)
     current = _parse_vars(text, path)

@@ -155,3 +155,154 @@ def settings(lookup=None):
     shown = host_settings(lookup)
     shown["command_env"] = {name: "********" for name in shown["command_env"]}
     return shown
+
+
+# -- pillar --------------------------------------------------------------------
+
+PILLAR_KEY = "ciphermail_split"
+ROLES = ("main", "portal")
+DEFAULTS_URL = "salt://ciphermail_split/parameters/defaults.yaml"
+#: Mappings whose keys are the admin's to choose (no unknown-key check).
+_FREE_MAPPINGS = ("private_domain_properties", "command_env")
+_HEADER = re.compile(r"^[!-9;-~]+:[ \t]*\S")
+
+
+def _bad(key, value, expected):
+    return SaltInvocationError(f"{key}: got {value!r}; expected {expected}")
+
+
+def _relabel(key, call, *args):
+    """Run a check of another module, naming the pillar key in its error."""
+    try:
+        return call(*args)
+    except SaltInvocationError as exc:
+        raise SaltInvocationError(f"{key}: {exc}") from exc
+
+
+def _refuse_unknown_keys(given, defaults, path):
+    """Fail on a key the formula does not know (likely a typo)."""
+    for key, value in given.items():
+        key_path = f"{path}:{key}"
+        if key not in defaults:
+            expected = "one of " + ", ".join(sorted(defaults))
+            raise SaltInvocationError(f"{key_path}: unknown key (a typo?); expected {expected}")
+        if isinstance(defaults[key], dict) and key not in _FREE_MAPPINGS:
+            if not isinstance(value, dict):
+                raise _bad(key_path, value, "a mapping")
+            _refuse_unknown_keys(value, defaults[key], key_path)
+
+
+def _merged(defaults, given):
+    merged = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict) and key not in _FREE_MAPPINGS:
+            merged[key] = _merged(defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _formula_defaults():
+    text = __salt__["cp.get_file_str"](DEFAULTS_URL)
+    if not text:
+        raise SaltInvocationError(f"cannot read {DEFAULTS_URL}: is the formula in file_roots?")
+    return __salt__["slsutil.deserialize"]("yaml", text)["values"]
+
+
+def _sls_role(sls):
+    """The role an SLS belongs to (``ciphermail_split.main.clean`` -> main) and whether it cleans."""
+    parts = (sls or "").split(".")
+    role = parts[1] if len(parts) > 1 and parts[1] in ROLES else None
+    return role, parts[-1] == "clean"
+
+
+def _check_bool(key, value):
+    if not isinstance(value, bool):
+        raise _bad(key, value, "true or false")
+
+
+def _check_lookup(lookup):
+    path = f"{PILLAR_KEY}:lookup"
+    _relabel(f"{path}:private_domain", __salt__["ciphermail.normalise_domain"], lookup["private_domain"])
+    for name, value in lookup["private_domain_properties"].items():
+        key = f"{path}:private_domain_properties:{name}"
+        _relabel(key, __salt__["ciphermail.normalise_property_name"], name)
+        _relabel(key, __salt__["ciphermail.normalise_value"], value)
+    _relabel(f"{path}:override_key", __salt__["ciphermail.normalise_override"], {lookup["override_key"]: True})
+    _relabel(f"{path}:mynetworks_parameter", __salt__["ciphermail_mta.parameter_name"], lookup["mynetworks_parameter"])
+    for messenger, trigger in lookup["triggers"].items():
+        key = f"{path}:triggers:{messenger}"
+        for prop in ("header_property", "enabled_property"):
+            _relabel(f"{key}:{prop}", __salt__["ciphermail.normalise_property_name"], trigger[prop])
+        header = _relabel(f"{key}:header", __salt__["ciphermail.normalise_value"], trigger["header"])
+        if not isinstance(header, str) or not _HEADER.match(header):
+            raise _bad(f"{key}:header", trigger["header"], "a header line such as 'X-Name: value'")
+
+
+def _check_main(config, cleaning):
+    if config["portal_server"] is None:
+        if cleaning:
+            return
+        raise _bad(f"{PILLAR_KEY}:portal_server", None, "the FQDN, IPv4 or IPv6 address of the portal gateway")
+    nexthop = __salt__["ciphermail_mta.nexthop"]
+    _relabel(f"{PILLAR_KEY}:portal_server", nexthop, config["portal_server"])
+    if config["portal_port"] is not None:
+        _relabel(f"{PILLAR_KEY}:portal_port", nexthop, config["portal_server"], config["portal_port"])
+
+
+def _check_portal(config, cleaning):
+    key = f"{PILLAR_KEY}:main_gateway_addresses"
+    addresses = config["main_gateway_addresses"]
+    if not isinstance(addresses, list) or (not addresses and not cleaning):
+        raise _bad(key, addresses, "a list with the main gateway's IP address(es)")
+    for index, address in enumerate(addresses):
+        _relabel(f"{key}[{index}]", __salt__["ciphermail_mta.mynetworks_entry"], address, config["allow_networks"])
+
+
+def validate_pillar(pillar=None, defaults=None, sls=None):
+    """
+    Validate pillar ``ciphermail_split`` and return it merged over the
+    formula's defaults (``parameters/defaults.yaml``): the ``mapdata`` the
+    SLS files use. The first bad key fails with a message naming the key,
+    the value and what is expected; the formula's ``map.jinja`` calls this,
+    so a bad pillar fails the run before any state changes anything.
+
+    pillar
+        The ``ciphermail_split`` pillar (default: this minion's).
+    defaults
+        The ``values`` of ``parameters/defaults.yaml`` (default: read from
+        ``salt://ciphermail_split/parameters/defaults.yaml``).
+    sls
+        The SLS being rendered: a role SLS also checks the pillar role
+        matches it, a ``clean`` SLS needs only the role.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_split.validate_pillar
+    """
+    if pillar is None:
+        pillar = __salt__["pillar.get"](PILLAR_KEY, {})
+    if defaults is None:
+        defaults = _formula_defaults()
+    if not isinstance(pillar, dict):
+        raise _bad(PILLAR_KEY, pillar, "a mapping")
+    host_keys = {key: None for key in HOST_DEFAULTS}
+    _refuse_unknown_keys(pillar, {**defaults, "lookup": {**defaults["lookup"], **host_keys}}, PILLAR_KEY)
+    config = _merged(defaults, pillar)
+    sls_role, cleaning = _sls_role(sls)
+    if config["role"] not in ROLES:
+        raise _bad(f"{PILLAR_KEY}:role", config["role"], "main or portal")
+    if sls_role and sls_role != config["role"]:
+        raise _bad(f"{PILLAR_KEY}:role", config["role"], f"{sls_role}, since {sls} configures a {sls_role} gateway")
+    host_settings(config["lookup"])
+    _check_lookup(config["lookup"])
+    for messenger, enabled in config["messengers"].items():
+        _check_bool(f"{PILLAR_KEY}:messengers:{messenger}", enabled)
+    _check_bool(f"{PILLAR_KEY}:allow_networks", config["allow_networks"])
+    if config["role"] == "main":
+        _check_main(config, cleaning)
+    if config["role"] == "portal":
+        _check_portal(config, cleaning)
+    return config

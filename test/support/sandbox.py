@@ -40,7 +40,7 @@ def is_write_call(call):
 class GatewaySandbox:
     """One simulated gateway with its own Postfix configuration directory."""
 
-    def __init__(self, root, main_cf=None):
+    def __init__(self, root, main_cf_extra=""):
         self.root = pathlib.Path(root)
         self.home = self.root / "sim"
         self.ansible_vars_dir = self.home / "ansible" / "group_vars" / "all"
@@ -51,9 +51,8 @@ class GatewaySandbox:
             (self.postfix_dir / sub).mkdir(parents=True, exist_ok=True)
         main_cf_path = self.postfix_dir / "main.cf"
         if not main_cf_path.exists():
-            main_cf_path.write_text(
-                main_cf if main_cf is not None else BASE_MAIN_CF.format(root=self.postfix_dir)
-            )
+            # ``main_cf_extra``: more lines; ``{root}`` is the Postfix config dir.
+            main_cf_path.write_text((BASE_MAIN_CF + main_cf_extra).format(root=self.postfix_dir))
         master_cf = self.postfix_dir / "master.cf"
         if not master_cf.exists() and MASTER_CF_DIST.exists():
             shutil.copyfile(MASTER_CF_DIST, master_cf)

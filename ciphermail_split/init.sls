@@ -1,0 +1,8 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{#- Portal split-mode for the role this gateway has in pillar (main | portal). #}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+
+include:
+  - .{{ mapdata.role }}

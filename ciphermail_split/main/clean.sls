@@ -1,0 +1,27 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{#-
+  Main gateway, taken back in the reverse order: the override key (the file
+  too when the formula created it and nothing else is in it), the playbook so
+  portal mail is no longer routed to the private domain, then the transport
+  entry. Only what the formula added is removed.
+#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- set lookup = mapdata.lookup %}
+
+ciphermail_split-main-clean-override-absent:
+  ciphermail.override_keys_absent:
+    - keys:
+      - {{ lookup.override_key }}
+
+ciphermail_split-main-clean-playbook-applied:
+  ciphermail.playbook_applied:
+    - watch:
+      - ciphermail: ciphermail_split-main-clean-override-absent
+
+ciphermail_split-main-clean-transport-absent:
+  ciphermail_mta.transport_absent:
+    - name: {{ lookup.private_domain | json }}
+    - require:
+      - ciphermail: ciphermail_split-main-clean-playbook-applied

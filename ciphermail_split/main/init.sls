@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{#-
+  Main (internal) gateway: the transport entry for the private domain first,
+  so that portal mail never queues for a domain nobody resolves; then the
+  Ansible override, and cm-run-playbook when it changed (or a run is pending).
+#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- set lookup = mapdata.lookup %}
+
+ciphermail_split-main-transport-present:
+  ciphermail_mta.transport_present:
+    - name: {{ lookup.private_domain | json }}
+    - host: {{ mapdata.portal_server | json }}
+    - port: {{ mapdata.portal_port | json }}
+
+ciphermail_split-main-override-present:
+  ciphermail.override_keys_present:
+    - values:
+        {{ lookup.override_key }}: true
+    - require:
+      - ciphermail_mta: ciphermail_split-main-transport-present
+
+ciphermail_split-main-playbook-applied:
+  ciphermail.playbook_applied:
+    - watch:
+      - ciphermail: ciphermail_split-main-override-present

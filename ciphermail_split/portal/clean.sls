@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{#-
+  Portal gateway, taken back in the reverse order: the header triggers get
+  their earlier values (disabled on a gateway that had none), the private
+  domain goes if the formula added it, then the main gateway's mynetworks
+  entries the formula added. What an admin set is left alone.
+#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- set lookup = mapdata.lookup %}
+
+ciphermail_split-portal-clean-header-triggers-restored:
+  ciphermail.global_properties_restored:
+    - properties:
+{%- for messenger, trigger in lookup.triggers.items() %}
+      - {{ trigger.enabled_property }}
+      - {{ trigger.header_property }}
+{%- endfor %}
+
+ciphermail_split-portal-clean-private-domain-absent:
+  ciphermail.domain_absent:
+    - name: {{ lookup.private_domain | json }}
+    - require:
+      - ciphermail: ciphermail_split-portal-clean-header-triggers-restored
+
+ciphermail_split-portal-clean-mynetworks-absent:
+  ciphermail_mta.mynetworks_absent:
+    - parameter: {{ lookup.mynetworks_parameter | json }}
+    - require:
+      - ciphermail: ciphermail_split-portal-clean-private-domain-absent

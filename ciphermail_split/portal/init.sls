@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{#-
+  Portal (DMZ) gateway: accept mail from the main gateway (mynetworks), add
+  the private domain with revert-rewrite-recipient, and set the header
+  triggers of the enabled messengers (a disabled one has its trigger off).
+#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- set lookup = mapdata.lookup %}
+
+ciphermail_split-portal-mynetworks-present:
+  ciphermail_mta.mynetworks_present:
+    - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - parameter: {{ lookup.mynetworks_parameter | json }}
+    - allow_networks: {{ mapdata.allow_networks | json }}
+
+ciphermail_split-portal-private-domain-present:
+  ciphermail.domain_present:
+    - name: {{ lookup.private_domain | json }}
+    - properties: {{ lookup.private_domain_properties | json }}
+    - require:
+      - ciphermail_mta: ciphermail_split-portal-mynetworks-present
+
+ciphermail_split-portal-header-triggers-managed:
+  ciphermail.global_properties_managed:
+    - properties:
+{%- for messenger, trigger in lookup.triggers.items() %}
+{%-   if mapdata.messengers[messenger] %}
+        {{ trigger.header_property }}: {{ trigger.header | json }}
+        {{ trigger.enabled_property }}: true
+{%-   else %}
+        {{ trigger.enabled_property }}: false
+{%-   endif %}
+{%- endfor %}
+    - require:
+      - ciphermail: ciphermail_split-portal-private-domain-present

@@ -1,0 +1,85 @@
+"""
+A bad pillar fails the whole run before any state runs: the message names
+the key, the value and what is expected; the gateway is not written to and
+no file changes.
+"""
+
+import pytest
+from conftest import MAIN_PILLAR, PORTAL_PILLAR
+
+WEBMAIL_HEADER = "ciphermail_split:lookup:triggers:webmail:header"
+
+BAD_PILLARS = {
+    "unknown role": ({**MAIN_PILLAR, "role": "dmz"}, ["ciphermail_split:role", "'dmz'", "main or portal"]),
+    "missing portal_server": (
+        {"role": "main"},
+        ["ciphermail_split:portal_server", "None", "FQDN, IPv4 or IPv6"],
+    ),
+    "portal_server with a space": (
+        {**MAIN_PILLAR, "portal_server": "portal .example.net"},
+        ["ciphermail_split:portal_server", "'portal .example.net'"],
+    ),
+    "portal_server with a newline": (
+        {**MAIN_PILLAR, "portal_server": "portal.example.net\nevil.example"},
+        ["ciphermail_split:portal_server", "evil.example"],
+    ),
+    "port 0": ({**MAIN_PILLAR, "portal_port": 0}, ["ciphermail_split:portal_port", "0", "65535"]),
+    "port 70000": ({**MAIN_PILLAR, "portal_port": 70000}, ["ciphermail_split:portal_port", "70000", "65535"]),
+    "address that is not an IP": (
+        {**PORTAL_PILLAR, "main_gateway_addresses": ["not-an-ip"]},
+        ["ciphermail_split:main_gateway_addresses[0]", "'not-an-ip'"],
+    ),
+    "network without allow_networks": (
+        {**PORTAL_PILLAR, "main_gateway_addresses": ["10.0.0.0/8"]},
+        ["ciphermail_split:main_gateway_addresses[0]", "10.0.0.0/8", "allow_networks"],
+    ),
+    "header with a line break": (
+        {**PORTAL_PILLAR, "lookup": {"triggers": {"webmail": {"header": "X-Keep: True\nBcc: x@example.org"}}}},
+        [WEBMAIL_HEADER, "line breaks"],
+    ),
+    "unknown top-level key": (
+        {**MAIN_PILLAR, "portal_sever": "portal.example.net"},
+        ["ciphermail_split:portal_sever", "unknown key", "portal_server"],
+    ),
+    "unknown messenger": (
+        {**PORTAL_PILLAR, "messengers": {"webmial": False}},
+        ["ciphermail_split:messengers:webmial", "unknown key", "webmail"],
+    ),
+    "unknown lookup key": (
+        {**MAIN_PILLAR, "lookup": {"cli_timout": 5}},
+        ["ciphermail_split:lookup:cli_timout", "unknown key", "cli_timeout"],
+    ),
+    "bad lookup value": (
+        {**MAIN_PILLAR, "lookup": {"playbook_timeout": "soon"}},
+        ["ciphermail_split:lookup:playbook_timeout", "'soon'", "seconds"],
+    ),
+    "messenger not a boolean": (
+        {**PORTAL_PILLAR, "messengers": {"webmail": "yes"}},
+        ["ciphermail_split:messengers:webmail", "'yes'", "true or false"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PILLARS))
+def test_bad_pillar_fails_before_anything_changes(make_minion, case):
+    pillar, expected_words = BAD_PILLARS[case]
+    minion = make_minion(pillar)
+    files_before = minion.gateway.files()
+    for test in (True, False):
+        run = minion.apply(test=test)
+        assert run.returncode != 0, run
+        assert run.states == {}, run  # no state ran
+        message = " ".join(str(error) for error in run.errors)
+        for word in expected_words:
+            assert word in message, (word, message)
+        assert "Traceback" not in message
+    assert minion.gateway.write_calls() == []
+    assert minion.gateway.files() == files_before
+
+
+def test_role_sls_refuses_the_other_role(make_minion):
+    minion = make_minion(PORTAL_PILLAR)
+    run = minion.apply("ciphermail_split.main")
+    assert run.returncode != 0
+    assert "ciphermail_split:role" in " ".join(run.errors)
+    assert minion.gateway.write_calls() == []

@@ -1,0 +1,150 @@
+"""
+Each role applied with ``salt-call --local state.apply ciphermail_split``
+on an empty sandboxed gateway: test=True predicts the live changes, the live
+run applies them, a second run changes and writes nothing; clean takes the
+role back.
+"""
+
+import yaml
+from conftest import MAIN_GATEWAY_ADDRESS, MAIN_PILLAR, PORTAL_PILLAR, PORTAL_SERVER
+
+DOMAIN = "relay-to-webmail.private"
+OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
+TRANSPORT_MAPS_EXTRA = "transport_maps = hash:{root}/transport\n"
+ADMIN_TRANSPORT = "# transport table of the admin\nexample.org  smtp:[mail.example.org]\n"
+
+
+def converge(minion, sls="ciphermail_split"):
+    """test=True, live, live again; returns the live run after checking the contract."""
+    calls_before = len(minion.gateway.calls())
+    predicted = minion.apply(sls, test=True)
+    assert predicted.returncode == 0, predicted
+    assert minion.gateway.write_calls(since=calls_before) == []
+    live = minion.apply(sls)
+    assert live.returncode == 0, live
+    assert all(result is True for result in live.results.values()), live
+    assert live.changes == predicted.changes
+    assert all(predicted.results[state] is None for state in predicted.changes)
+    calls_before = len(minion.gateway.calls())
+    again = minion.apply(sls)
+    assert again.returncode == 0, again
+    assert again.changes == {}
+    assert minion.gateway.write_calls(since=calls_before) == []
+    return live
+
+
+def test_portal_role_applies_split_mode(portal_minion):
+    gateway = portal_minion.gateway
+    live = converge(portal_minion)
+    assert set(live.changes) == {
+        "ciphermail_split-portal-mynetworks-present",
+        "ciphermail_split-portal-private-domain-present",
+        "ciphermail_split-portal-header-triggers-managed",
+    }
+    state = gateway.sim_state()
+    assert state["domains"] == {DOMAIN: {"revert-rewrite-recipient": "true"}}
+    assert state["global"]["trigger-webmail-header"] == "X-Keep-CipherMail-To-Webmail: True"
+    assert state["global"]["trigger-webmail-header-enabled"] == "true"
+    assert state["global"]["trigger-otp-encryption-header"] == "X-Keep-CipherMail-To-PDF-OTP: True"
+    assert state["global"]["trigger-otp-encryption-header-enabled"] == "true"
+    assert MAIN_GATEWAY_ADDRESS in gateway.postconf("mynetworks").replace(",", " ").split()
+    assert "127.0.0.0/8" in gateway.postconf("mynetworks")
+
+
+def test_main_role_applies_split_mode(make_minion):
+    minion = make_minion(MAIN_PILLAR, name="main", main_cf_extra=TRANSPORT_MAPS_EXTRA)
+    gateway = minion.gateway
+    transport = gateway.postfix_dir / "transport"
+    transport.write_text(ADMIN_TRANSPORT)
+    live = converge(minion)
+    assert live.changes["ciphermail_split-main-transport-present"]["nexthop"] == {
+        "old": None,
+        "new": f"smtp:[{PORTAL_SERVER}]",
+    }
+    assert live.changes["ciphermail_split-main-playbook-applied"] == {
+        "playbook": {"old": "pending", "new": "applied"}
+    }
+    assert transport.read_text().startswith(ADMIN_TRANSPORT)
+    assert gateway.postmap_query(DOMAIN, f"hash:{transport}") == f"smtp:[{PORTAL_SERVER}]"
+    assert gateway.postmap_query("example.org", f"hash:{transport}") == "smtp:[mail.example.org]"
+    override = yaml.safe_load((gateway.ansible_vars_dir / "ciphermail-split-mode.yml").read_text())
+    assert override == {OVERRIDE_KEY: True}
+    assert gateway.sim_state()["playbook"]["applied"] == {OVERRIDE_KEY: True}
+
+
+def test_main_role_sets_up_a_transport_table_when_none_is_configured(main_minion):
+    gateway = main_minion.gateway
+    live = converge(main_minion)
+    table = f"hash:{gateway.postfix_dir / 'transport'}"
+    assert live.changes["ciphermail_split-main-transport-present"]["transport_maps"] == {"old": "", "new": table}
+    assert gateway.postconf("transport_maps") == table
+    assert gateway.postmap_query(DOMAIN, table) == f"smtp:[{PORTAL_SERVER}]"
+
+
+def test_main_role_with_an_ipv6_portal_and_a_port(make_minion):
+    minion = make_minion({**MAIN_PILLAR, "portal_server": "2001:db8::20", "portal_port": 2525}, name="main6")
+    converge(minion)
+    table = f"hash:{minion.gateway.postfix_dir / 'transport'}"
+    assert minion.gateway.postmap_query(DOMAIN, table) == "smtp:[ipv6:2001:db8::20]:2525"
+
+
+def test_switching_pdf_otp_off_changes_exactly_its_trigger(portal_minion):
+    converge(portal_minion)
+    portal_minion.set_pillar({**PORTAL_PILLAR, "messengers": {"pdf_otp": False}})
+    live = converge(portal_minion)
+    assert live.changes == {
+        "ciphermail_split-portal-header-triggers-managed": {
+            "trigger-otp-encryption-header-enabled": {"old": "true", "new": "false"}
+        }
+    }
+
+
+def test_portal_clean_restores_the_gateway_keeping_the_admins_additions(portal_minion):
+    gateway = portal_minion.gateway
+    gateway.cli("domain", "list")  # the gateway as it was: initialised, empty
+    before_state, before_files = gateway.sim_state(), gateway.files()
+    converge(portal_minion)
+
+    # A clean right after the apply gives back the gateway as it was.
+    converge(portal_minion, "ciphermail_split.clean")
+    assert gateway.sim_state()["domains"] == before_state["domains"]
+    assert gateway.sim_state()["global"] == before_state["global"]
+    assert gateway.files() == before_files
+
+    # Applied again, then an admin adds their own entries; clean keeps them.
+    converge(portal_minion)
+    gateway.cli("domain", "add", "--domain", "example.org")
+    main_cf = gateway.postfix_dir / "main.cf"
+    main_cf.write_text(main_cf.read_text().replace("[::1]/128", "[::1]/128, 198.51.100.7"))
+    converge(portal_minion, "ciphermail_split.clean")
+    assert gateway.sim_state()["domains"] == {"example.org": {}}
+    entries = gateway.postconf("mynetworks").replace(",", " ").split()
+    assert "198.51.100.7" in entries
+    assert MAIN_GATEWAY_ADDRESS not in entries
+
+
+def test_main_clean_restores_the_gateway_keeping_the_admins_additions(make_minion):
+    minion = make_minion(MAIN_PILLAR, name="main", main_cf_extra=TRANSPORT_MAPS_EXTRA)
+    gateway = minion.gateway
+    transport = gateway.postfix_dir / "transport"
+    transport.write_text(ADMIN_TRANSPORT)
+    before_files = gateway.files()
+    converge(minion)
+    clean = converge(minion, "ciphermail_split.clean")
+    assert set(clean.changes) == {
+        "ciphermail_split-main-clean-override-absent",
+        "ciphermail_split-main-clean-playbook-applied",
+        "ciphermail_split-main-clean-transport-absent",
+    }
+    after_files = gateway.files()
+    # The table database is rebuilt by clean; its source and main.cf are as before.
+    assert {k: v for k, v in after_files.items() if not k.endswith(".db")} == before_files
+    assert gateway.sim_state()["playbook"]["applied"] == {}
+    assert gateway.postmap_query(DOMAIN, f"hash:{transport}") is None
+
+    converge(minion)
+    with transport.open("a") as handle:
+        handle.write("example.net  smtp:[mail.example.net]\n")
+    converge(minion, "ciphermail_split.clean")
+    assert "example.net  smtp:[mail.example.net]\n" in transport.read_text()
+    assert DOMAIN not in transport.read_text()

@@ -1,0 +1,126 @@
+"""
+A masterless Salt minion (``salt-call --local``) for one sandboxed gateway,
+set up as an admin installs the formula: a file root holding the formula and
+its ``_modules``/``_states``, ``saltutil.sync_all``, and a pillar with
+``ciphermail_split`` (whose ``lookup`` points at the sandbox). Used by the
+integration tests and by ``make demo``.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import yaml
+
+from support.sandbox import REPO_ROOT
+
+FORMULA_PARTS = ("ciphermail_split", "_modules", "_states")
+
+
+class MasterlessMinion:
+    """``salt-call --local`` with its own config, file root and pillar under ``root``."""
+
+    def __init__(self, root, minion_id, gateway, pillar):
+        self.root = pathlib.Path(root)
+        self.minion_id = minion_id
+        self.gateway = gateway
+        self.config_dir = self.root / "etc-salt"
+        self.file_root = self.root / "file-root"
+        self.pillar_root = self.root / "pillar"
+        for path in (self.config_dir, self.file_root, self.pillar_root):
+            path.mkdir(parents=True, exist_ok=True)
+        for part in FORMULA_PARTS:
+            link = self.file_root / part
+            if not link.exists():
+                link.symlink_to(REPO_ROOT / part)
+        self._write_config()
+        self.set_pillar(pillar)
+
+    def _write_config(self):
+        config = {
+            "id": self.minion_id,
+            "file_client": "local",
+            "root_dir": str(self.root / "salt-root"),
+            "pki_dir": str(self.root / "salt-root" / "pki"),
+            "cachedir": str(self.root / "salt-root" / "cache"),
+            "sock_dir": str(self.root / "salt-root" / "run"),
+            "log_file": str(self.root / "salt-root" / "minion.log"),
+            "log_level_logfile": "debug",
+            "file_roots": {"base": [str(self.file_root)]},
+            "pillar_roots": {"base": [str(self.pillar_root)]},
+            "state_verbose": False,
+        }
+        (self.config_dir / "minion").write_text(yaml.safe_dump(config))
+
+    @property
+    def log_file(self):
+        return self.root / "salt-root" / "minion.log"
+
+    def set_pillar(self, pillar):
+        """Replace the minion's pillar (``pillar`` is the ``ciphermail_split`` mapping)."""
+        data = {"ciphermail_split": {**pillar, "lookup": {**self.gateway.lookup(), **pillar.get("lookup", {})}}}
+        (self.pillar_root / "top.sls").write_text("base:\n  '*':\n    - ciphermail_split\n")
+        (self.pillar_root / "ciphermail_split.sls").write_text(yaml.safe_dump(data))
+
+    def salt_call(self, *args, output="json", extra_env=None):
+        """Run ``salt-call --local`` and return the CompletedProcess."""
+        argv = [
+            str(pathlib.Path(sys.executable).parent / "salt-call"),
+            "--local",
+            f"--config-dir={self.config_dir}",
+            "--retcode-passthrough",
+            f"--out={output}",
+            *args,
+        ]
+        env = {**os.environ, **(extra_env or {})}
+        return subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+
+    def sync(self):
+        proc = self.salt_call("saltutil.sync_all")
+        if proc.returncode:
+            raise AssertionError(f"saltutil.sync_all failed: {proc.stderr}")
+        return proc
+
+    def apply(self, sls="ciphermail_split", test=False, extra_env=None):
+        """``state.apply`` with JSON output; returns a StateRun."""
+        args = ["state.apply", sls] + (["test=True"] if test else [])
+        return StateRun(self.salt_call(*args, extra_env=extra_env))
+
+
+class StateRun:
+    """The outcome of one ``state.apply`` run, keyed by state ID."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.returncode = proc.returncode
+        try:
+            self.data = json.loads(proc.stdout)["local"] if proc.stdout.strip() else None
+        except (ValueError, KeyError, TypeError):
+            self.data = None
+
+    @property
+    def states(self):
+        """{state ID: result dict}, or {} when the run did not get to states (a render error)."""
+        if not isinstance(self.data, dict):
+            return {}
+        return {ret["__id__"]: ret for ret in self.data.values() if isinstance(ret, dict) and "__id__" in ret}
+
+    @property
+    def changes(self):
+        return {state_id: ret["changes"] for state_id, ret in self.states.items() if ret["changes"]}
+
+    @property
+    def results(self):
+        return {state_id: ret["result"] for state_id, ret in self.states.items()}
+
+    @property
+    def errors(self):
+        """The render/compile errors of a run that never reached states."""
+        if isinstance(self.data, list):
+            return self.data
+        return []
+
+    def __repr__(self):
+        return f"StateRun(rc={self.returncode}, stdout={self.proc.stdout[-3000:]!r}, stderr={self.proc.stderr[-3000:]!r})"
