@@ -1,12 +1,13 @@
 # ciphermail-split-formula: developer entry points.
 #   make test   create .venv, install pinned requirements and postfix, run the suite
 #   make demo   run both gateway roles against a sandbox (simulator + throwaway Postfix)
+#   make spm    build the SPM package into $(SPM_DIR)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH):/usr/sbin:/sbin
 
-.PHONY: test demo venv postfix clean
+.PHONY: test demo spm venv postfix clean
 
 venv: $(VENV)/.installed
 
@@ -28,7 +29,18 @@ test: venv postfix
 	$(BIN)/python -m pytest
 
 demo: venv postfix
-	$(BIN)/python test/demo.py
+	cd test && $(BIN)/python demo.py
+
+# SPM packages what an admin installs: FORMULA, the SLS tree, _modules,
+# _states, pillar.example and README.rst (not the tests or the venv).
+SPM_DIR ?= $(CURDIR)/build/spm
+spm: venv
+	rm -rf $(SPM_DIR) && mkdir -p $(SPM_DIR)/ciphermail_split $(SPM_DIR)/conf
+	cp -r FORMULA README.rst pillar.example ciphermail_split _modules _states $(SPM_DIR)/ciphermail_split/
+	find $(SPM_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	printf 'spm_build_dir: %s\nspm_cache_dir: %s\nspm_logfile: %s\n' \
+	  $(SPM_DIR) $(SPM_DIR)/cache $(SPM_DIR)/spm.log > $(SPM_DIR)/conf/spm
+	$(BIN)/spm --config-dir=$(SPM_DIR)/conf --assume-yes build $(SPM_DIR)/ciphermail_split
 
 clean:
 	rm -rf build sandbox .pytest_cache

@@ -50,7 +50,6 @@ class MasterlessMinion:
             "log_level_logfile": "debug",
             "file_roots": {"base": [str(self.file_root)]},
             "pillar_roots": {"base": [str(self.pillar_root)]},
-            "state_verbose": False,
         }
         (self.config_dir / "minion").write_text(yaml.safe_dump(config))
 
