@@ -38,8 +38,8 @@ spm: venv
 	rm -rf $(SPM_DIR) && mkdir -p $(SPM_DIR)/ciphermail_split $(SPM_DIR)/conf
 	cp -r FORMULA README.rst pillar.example ciphermail_split _modules _states $(SPM_DIR)/ciphermail_split/
 	find $(SPM_DIR) -name __pycache__ -prune -exec rm -rf {} +
-	printf 'spm_build_dir: %s\nspm_cache_dir: %s\nspm_logfile: %s\n' \
-	  $(SPM_DIR) $(SPM_DIR)/cache $(SPM_DIR)/spm.log > $(SPM_DIR)/conf/spm
+	printf 'spm_build_dir: %s\nspm_cache_dir: %s\nspm_db: %s\nspm_logfile: %s\n' \
+	  $(SPM_DIR) $(SPM_DIR)/cache $(SPM_DIR)/spm.db $(SPM_DIR)/spm.log > $(SPM_DIR)/conf/spm
 	$(BIN)/spm --config-dir=$(SPM_DIR)/conf --assume-yes build $(SPM_DIR)/ciphermail_split
 
 clean:

@@ -8,13 +8,15 @@ the main gateway: test=True, live, and live again (zero changes). Nothing
 outside ``sandbox/`` is touched.
 """
 
+import os
+import pathlib
 import shutil
 import sys
 
 from support.masterless import MasterlessMinion
 from support.sandbox import REPO_ROOT, GatewaySandbox
 
-SANDBOX = REPO_ROOT / "sandbox"
+SANDBOX = pathlib.Path(os.environ.get("CIPHERMAIL_DEMO_SANDBOX", REPO_ROOT / "sandbox"))
 GATEWAYS = {
     "portal": {"role": "portal", "main_gateway_addresses": ["192.0.2.10", "2001:db8::10"]},
     "main": {"role": "main", "portal_server": "portal.dmz.example.net", "portal_port": 25},
