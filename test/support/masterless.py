@@ -19,6 +19,22 @@ from support.sandbox import REPO_ROOT
 FORMULA_PARTS = ("ciphermail_split", "_modules", "_states")
 
 
+def link_formula(file_root):
+    """Make ``file_root`` hold the formula as an admin installs it (symlinks to this repository)."""
+    file_root = pathlib.Path(file_root)
+    file_root.mkdir(parents=True, exist_ok=True)
+    for part in FORMULA_PARTS:
+        link = file_root / part
+        if not link.exists():
+            link.symlink_to(REPO_ROOT / part)
+    return file_root
+
+
+def gateway_pillar(gateway, pillar):
+    """The ``ciphermail_split`` pillar of a sandboxed gateway: ``pillar`` with lookup pointing at the sandbox."""
+    return {"ciphermail_split": {**pillar, "lookup": {**gateway.lookup(), **pillar.get("lookup", {})}}}
+
+
 class MasterlessMinion:
     """``salt-call --local`` with its own config, file root and pillar under ``root``."""
 
@@ -29,12 +45,9 @@ class MasterlessMinion:
         self.config_dir = self.root / "etc-salt"
         self.file_root = self.root / "file-root"
         self.pillar_root = self.root / "pillar"
-        for path in (self.config_dir, self.file_root, self.pillar_root):
+        for path in (self.config_dir, self.pillar_root):
             path.mkdir(parents=True, exist_ok=True)
-        for part in FORMULA_PARTS:
-            link = self.file_root / part
-            if not link.exists():
-                link.symlink_to(REPO_ROOT / part)
+        link_formula(self.file_root)
         self._write_config()
         self.set_pillar(pillar)
 
@@ -59,7 +72,7 @@ class MasterlessMinion:
 
     def set_pillar(self, pillar):
         """Replace the minion's pillar (``pillar`` is the ``ciphermail_split`` mapping)."""
-        data = {"ciphermail_split": {**pillar, "lookup": {**self.gateway.lookup(), **pillar.get("lookup", {})}}}
+        data = gateway_pillar(self.gateway, pillar)
         (self.pillar_root / "top.sls").write_text("base:\n  '*':\n    - ciphermail_split\n")
         (self.pillar_root / "ciphermail_split.sls").write_text(yaml.safe_dump(data))
 
