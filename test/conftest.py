@@ -1,5 +1,8 @@
 """Fixtures shared by every test tier."""
 
+import logging
+import os
+
 import pytest
 from support.sandbox import REPO_ROOT, GatewaySandbox
 
@@ -16,3 +19,16 @@ def salt_factories_config():
 def gateway(tmp_path):
     """An empty sandboxed gateway: simulator home, state dir, Postfix config dir."""
     return GatewaySandbox(tmp_path / "gateway")
+
+
+def pytest_sessionfinish(session):  # pylint: disable=unused-argument
+    """
+    Salt's deferred console handler replays its records at exit, when
+    pytest has closed the captured stream ("--- Logging error ---" noise).
+    pytest captured those records already: send the replay to /dev/null.
+    """
+    from salt._logging.handlers import DeferredStreamHandler  # pylint: disable=import-outside-toplevel
+
+    for handler in logging.root.handlers:
+        if isinstance(handler, DeferredStreamHandler):
+            handler.stream = open(os.devnull, "w", encoding="utf-8")  # pylint: disable=consider-using-with
