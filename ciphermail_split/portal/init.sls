@@ -4,6 +4,9 @@
   Portal (DMZ) gateway: accept mail from the main gateway (mynetworks), add
   the private domain with revert-rewrite-recipient, and set the header
   triggers of the enabled messengers (a disabled one has its trigger off).
+  The three run in this order but do not require each other: each reports
+  its own outcome (with the CipherMail back-end down, the Postfix part
+  still applies), and the next run completes what failed.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata with context %}
@@ -19,8 +22,6 @@ ciphermail_split-portal-private-domain-present:
   ciphermail.domain_present:
     - name: {{ lookup.private_domain | json }}
     - properties: {{ lookup.private_domain_properties | json }}
-    - require:
-      - ciphermail_mta: ciphermail_split-portal-mynetworks-present
 
 ciphermail_split-portal-header-triggers-managed:
   ciphermail.global_properties_managed:
@@ -33,5 +34,3 @@ ciphermail_split-portal-header-triggers-managed:
         {{ trigger.enabled_property }}: false
 {%-   endif %}
 {%- endfor %}
-    - require:
-      - ciphermail: ciphermail_split-portal-private-domain-present

@@ -31,8 +31,15 @@ def link_formula(file_root):
 
 
 def gateway_pillar(gateway, pillar):
-    """The ``ciphermail_split`` pillar of a sandboxed gateway: ``pillar`` with lookup pointing at the sandbox."""
-    return {"ciphermail_split": {**pillar, "lookup": {**gateway.lookup(), **pillar.get("lookup", {})}}}
+    """
+    The ``ciphermail_split`` pillar of a sandboxed gateway: ``pillar`` with
+    lookup pointing at the sandbox (``command_env`` entries are added to the
+    simulator's).
+    """
+    given = pillar.get("lookup", {})
+    lookup = {**gateway.lookup(), **given}
+    lookup["command_env"] = {**gateway.env(), **given.get("command_env", {})}
+    return {"ciphermail_split": {**pillar, "lookup": lookup}}
 
 
 class MasterlessMinion:

@@ -1,0 +1,54 @@
+"""
+A credential the gateway commands need (``lookup:command_env``) reaches
+them through the environment only: never argv, changes, comments, the
+ledger, the call log or Salt's debug log.
+"""
+
+import pytest
+from conftest import MAIN_PILLAR, PORTAL_PILLAR
+
+pytestmark = pytest.mark.integration
+
+SECRET = "s3cret-Pa55word-9f1c"
+CREDENTIAL = {"lookup": {"command_env": {"CIPHERMAIL_CLI_PASSWORD": SECRET}}}
+
+
+@pytest.mark.parametrize("pillar", [PORTAL_PILLAR, MAIN_PILLAR], ids=["portal", "main"])
+def test_credential_only_travels_in_the_environment(make_minion, pillar):
+    minion = make_minion({**pillar, **CREDENTIAL})
+    # The simulated gateway refuses ciphermail-cli without the credential.
+    requires_password = {"CIPHERMAIL_SIM_PASSWORD": SECRET}
+    for args in (("test=True",), (), ()):
+        proc = minion.salt_call("-l", "debug", "state.apply", "ciphermail_split", *args, extra_env=requires_password)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert SECRET not in proc.stdout
+        assert SECRET not in proc.stderr
+    proc = minion.salt_call("ciphermail_split.settings")
+    assert proc.returncode == 0
+    assert SECRET not in proc.stdout
+    assert "CIPHERMAIL_CLI_PASSWORD" in proc.stdout
+
+    gateway = minion.gateway
+    assert gateway.calls(), "the gateway was used"
+    assert all(call["rc"] == 0 for call in gateway.calls())
+    places = {
+        "salt debug log": minion.log_file,
+        "call log": gateway.home / "calls.jsonl",
+        "ledger": gateway.state_dir / "ledger.json",
+        "simulator state": gateway.home / "state.json",
+    }
+    for name, path in places.items():
+        if path.exists():
+            assert SECRET not in path.read_text(errors="replace"), name
+    for path in gateway.root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_wrong_credential_fails_with_the_servers_message(make_minion):
+    minion = make_minion({**PORTAL_PILLAR, "lookup": {"command_env": {"CIPHERMAIL_CLI_PASSWORD": "wrong"}}})
+    run = minion.apply(extra_env={"CIPHERMAIL_SIM_PASSWORD": SECRET})
+    assert run.returncode != 0
+    assert run.results["ciphermail_split-portal-private-domain-present"] is False
+    assert "authentication failed" in run.states["ciphermail_split-portal-private-domain-present"]["comment"]
+    assert SECRET not in run.proc.stdout
