@@ -179,7 +179,9 @@ def mynetworks_entry(address, allow_networks=False):
         raise _invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
     canonical = _network_entry(network)
     if network.prefixlen == 0:
-        raise _invalid("address", address, "a host or a network, never every address (the portal would be an open relay)")
+        raise _invalid(
+            "address", address, "a host or a network, never every address (the portal would be an open relay)"
+        )
     if not _exact_network(address):
         raise _invalid("address", address, f"a network address without host bits set, e.g. {canonical}")
     if network.num_addresses > 1 and not allow_networks:
@@ -486,9 +488,10 @@ def append_list_elements(text, parameter, elements):
 def remove_list_element(text, parameter, element):
     """
     Return main.cf ``text`` without the last occurrence of ``element`` in the
-    definition of ``parameter``: the element and its adjacent separator go,
-    a continuation line left without elements is dropped, every other byte
-    stays. Unchanged when the element is not there.
+    definition of ``parameter``: the element and the separator before it go
+    (the one after it when it starts a line), a continuation line left
+    without elements is dropped, every other byte stays. Unchanged when the
+    element is not there.
 
     CLI Example:
 
@@ -511,14 +514,14 @@ def remove_list_element(text, parameter, element):
     index, spans, position = found[-1]
     line = lines[index]
     start, end = spans[position]
-    if position + 1 < len(spans):
-        lines[index] = line[:start] + line[spans[position + 1][0] :]
-    elif position > 0:
+    if position > 0:
         lines[index] = line[: spans[position - 1][1]] + line[end:]
+    elif position + 1 < len(spans):
+        lines[index] = line[:start] + line[spans[position + 1][0] :]
     elif index != definition[0]:
         lines[index] = ""
     else:
-        lines[index] = line[: definition[2]] + line[end:]
+        lines[index] = line[:start].rstrip(" \t") + line[end:]
     return "".join(lines)
 
 
@@ -570,8 +573,12 @@ def _value_once_unset(settings, parameter, main_cf_text):
     """What ``postconf -h`` will show for ``parameter`` once main.cf no longer sets it."""
     try:
         with tempfile.TemporaryDirectory(prefix="ciphermail_mta.") as scratch:
-            with open(os.path.join(scratch, "main.cf"), "wb") as handle:
+            path = os.path.join(scratch, "main.cf")
+            with open(path, "wb") as handle:
                 handle.write(remove_definitions(main_cf_text, parameter).encode("utf-8", "surrogateescape"))
+            # Postfix rereads a main.cf younger than ~2 s until it "cools down";
+            # this scratch copy is complete, so let postconf read it at once.
+            os.utime(path, (0, 0))
             return _postconf_values(settings, parameter, config_dir=scratch)[0]
     except OSError as exc:
         raise CommandExecutionError(f"Cannot work out the default of {parameter}: {exc}") from exc
@@ -675,7 +682,9 @@ def _set_main_cf(settings, parameter, value, test):
     _run(settings, "postconf", ["-X", parameter] if value is None else ["-e", f"{parameter}={value}"])
     shown = _postconf_values(settings, parameter)[0]
     if shown != change["new"]:
-        raise CommandExecutionError(f"postconf -h {parameter} shows {shown!r} after the change; expected {change['new']!r}")
+        raise CommandExecutionError(
+            f"postconf -h {parameter} shows {shown!r} after the change; expected {change['new']!r}"
+        )
     return change
 
 
@@ -695,7 +704,9 @@ def _transport_table(settings):
             f"(one of {', '.join(sorted(TABLE_TYPES))} with an absolute path)"
         )
     if default_type not in TABLE_TYPES:
-        raise CommandExecutionError(f"default_database_type = {default_type} is not a table type postmap builds from a file")
+        raise CommandExecutionError(
+            f"default_database_type = {default_type} is not a table type postmap builds from a file"
+        )
     path = os.path.join(settings["postfix_config_dir"], DEFAULT_TRANSPORT_FILE)
     if re.search(r"[\s,{}]", path):
         raise CommandExecutionError(f"Cannot use {path} as a Postfix table: the path has whitespace, commas or braces")
@@ -720,6 +731,8 @@ def transport_table():
 
 def _lookup(settings, table, key):
     """What ``postmap -q`` finds for ``key`` (None: nothing, or no database built yet)."""
+    if not all(os.path.exists(table["path"] + suffix) for suffix in TABLE_TYPES[table["type"]]):
+        return None  # no database (postmap -q would also pause a second on its fatal error)
     result = _run(settings, "postmap", ["-q", key, table["table"]], ok_codes=(0, 1))
     if result["retcode"] == 0:
         return " ".join(result["stdout"].split())
@@ -920,7 +933,9 @@ def mynetworks_entries(addresses, allow_networks=False):
     return list(dict.fromkeys(mynetworks_entry(address, allow_networks) for address in addresses))
 
 
-def mynetworks_update(add=None, remove=None, parameter="mynetworks", allow_networks=False, unset_if_left=None, test=False):
+def mynetworks_update(
+    add=None, remove=None, parameter="mynetworks", allow_networks=False, unset_if_left=None, test=False
+):
     """
     Add and remove ``mynetworks`` entries in ``main.cf`` in one atomic edit,
     keeping every other element, comment and continuation line. ``add``:
@@ -984,7 +999,8 @@ def mynetworks_update(add=None, remove=None, parameter="mynetworks", allow_netwo
     if shown != new:
         _write(path, text)
         raise CommandExecutionError(
-            f"postconf -h {parameter} shows {shown} after editing {path}; expected {new}. {path} was put back as it was."
+            f"postconf -h {parameter} shows {shown} after editing {path}; expected {new}. "
+            f"{path} was put back as it was."
         )
     return result
 

@@ -121,14 +121,41 @@ def transport_present(name, host, port=None):
     return _state(name, work)
 
 
+def _take_back_nexthop(name, force, test):
+    """
+    Put back the nexthop an admin had before the formula, or delete the
+    entry, while it holds the formula's value (or ``force``). Returns the
+    changes and what is left of the table file: "in use", "empty" or "missing".
+    """
+    domain = name.lower()
+    current = _mta("transport_get", name)
+    record = _ledger("record", "transport", domain)
+    action = _ledger("restore_plan", "transport", domain, current)["action"]
+    if record and record["before"] is not None and (action == "restore" or force):
+        return _mta("transport_set", name, record["before"], test=test)["changes"], "in use"
+    if current is None or action == "restore" or force:
+        result = _mta("transport_delete", name, test=test)
+        left = result["entries_left"]
+        return result["changes"], "missing" if left is None else ("in use" if left else "empty")
+    return {}, "in use"
+
+
+def _restore_transport_maps(test):
+    """Put back ``transport_maps`` while it holds the value the formula set."""
+    plan = _ledger("restore_plan", "transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS))
+    change = _mta("main_cf_set", TRANSPORT_MAPS, plan["value"], test=test) if plan["action"] == "restore" else {}
+    return {TRANSPORT_MAPS: change} if change else {}
+
+
 def transport_absent(name, force=False):
     """
     Take back the transport entry of the domain ``name``: put back the
-    nexthop an admin had before the formula, or remove the entry; remove a
-    table file the formula created once nothing else is in it, and put back
-    ``transport_maps`` if the formula set it. Only while the entry still
-    holds the formula's value: an admin's later edit is left alone.
-    ``force``: remove the entry even when the ledger does not say it is ours.
+    nexthop an admin had before the formula, or remove the entry; put back
+    ``transport_maps`` if the formula set it, and remove a table file the
+    formula created once nothing else is in it (an admin's entries in it
+    keep both). Only while the entry still holds the formula's value: an
+    admin's later edit is left alone. ``force``: remove the entry even when
+    the ledger does not say it is ours.
 
     changes: ``nexthop`` ``{"old": "smtp:[...]", "new": None|<admin's>}``,
     ``transport_maps`` ``{"old": "hash:/...", "new": ""}``,
@@ -141,37 +168,18 @@ def transport_absent(name, force=False):
     """
 
     def work(test):
-        domain = name.lower()
-        current = _mta("transport_get", name)
-        record = _ledger("record", "transport", domain)
-        action = _ledger("restore_plan", "transport", domain, current)["action"]
         table = _mta("transport_table")
-        file_record = _ledger("record", "transport_file", table["path"])
-        maps_record = _ledger("record", "transport_maps", TRANSPORT_MAPS)
-        changes = {}
-        in_use = True
-        if record and record["before"] is not None and (action == "restore" or force):
-            changes.update(_mta("transport_set", name, record["before"], test=test)["changes"])
-        elif current is None or action == "restore" or force:
-            result = _mta("transport_delete", name, test=test)
-            changes.update(result["changes"])
-            in_use = bool(result["entries_left"])
-        if maps_record and not (file_record and in_use):
-            maps_plan = _ledger("restore_plan", "transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS))
-            if maps_plan["action"] == "restore":
-                change = _mta("main_cf_set", TRANSPORT_MAPS, maps_plan["value"], test=test)
-                changes.update({TRANSPORT_MAPS: change} if change else {})
-        if file_record and not in_use and (TRANSPORT_MAPS in changes or not table["configured"]):
-            change = {"old": table["path"], "new": None} if test else _mta("transport_file_remove", file_record["ours"])
-            changes.update({"transport_file": change} if change else {})
+        created = _ledger("record", "transport_file", table["path"])
+        changes, table_file = _take_back_nexthop(name, force, test)
+        if _ledger("record", "transport_maps", TRANSPORT_MAPS) and not (created and table_file == "in use"):
+            changes.update(_restore_transport_maps(test))
+        if created and table_file == "empty" and (TRANSPORT_MAPS in changes or not table["configured"]):
+            removed = {"old": table["path"], "new": None} if test else _mta("transport_file_remove", created["ours"])
+            changes.update({"transport_file": removed} if removed else {})
         if not test:
-            for kind, key, entry in (
-                ("transport", domain, record),
-                ("transport_file", table["path"], file_record),
-                ("transport_maps", TRANSPORT_MAPS, maps_record),
-            ):
-                if entry:
-                    _ledger("forget", kind, key)
+            _ledger("forget", "transport", name.lower())
+            _ledger("forget", "transport_file", table["path"])
+            _ledger("forget", "transport_maps", TRANSPORT_MAPS)
         return changes, f"{name}: the formula's transport entry taken back"
 
     return _state(name, work)
@@ -277,7 +285,7 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
         )
         if not test:
             _forget_entries(parameter, stale)
-        return changes, f"{parameter} has {', '.join(wanted) or 'no entries'} from the formula"
+        return changes, f"{parameter} lets {', '.join(wanted) or 'no address of the formula'} relay"
 
     return _state(name, work)
 
@@ -309,6 +317,6 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
         )
         if not test:
             _forget_entries(parameter, [entry for entry in targets if entry in ours])
-        return changes, f"{parameter} without the formula's entries"
+        return changes, f"{parameter} keeps none of the formula's entries"
 
     return _state(name, work)

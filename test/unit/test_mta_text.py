@@ -4,7 +4,7 @@ import importlib.util
 import pathlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from salt.exceptions import CommandExecutionError
 
@@ -120,6 +120,7 @@ _TABLE_LINE = st.one_of(
 ).filter(lambda line: not line.lower().startswith(OURS))
 
 
+@settings(max_examples=60)
 @given(st.lists(_TABLE_LINE, max_size=12))
 def test_adding_then_deleting_our_entry_keeps_every_other_byte(lines):
     text = "".join(f"{line}\n" for line in lines)
@@ -202,6 +203,8 @@ def test_append_list_elements(text, expected):
         ("mynetworks = a,\n    ours\n    b\n", "ours", "mynetworks = a,\n    b\n"),
         ("mynetworks = a,\n    ours,\n# c\n", "ours", "mynetworks = a,\n# c\n"),
         ("mynetworks = a, ours, ours\n", "ours", "mynetworks = a, ours\n"),
+        ("mynetworks = a, ours b\n", "ours", "mynetworks = a b\n"),
+        ("mynetworks = a\n    ours, b\n", "ours", "mynetworks = a\n    b\n"),
         ("mynetworks = a, 192.0.2.10/32\n", "192.0.2.10", "mynetworks = a, 192.0.2.10/32\n"),
         ("mynetworks = a\n", "ours", "mynetworks = a\n"),
         ("relayhost = ours\n", "ours", "relayhost = ours\n"),
@@ -218,6 +221,7 @@ _MAIN_CF_LINE = st.one_of(
 )
 
 
+@settings(max_examples=60)
 @given(
     first=st.from_regex(r"[a-z0-9$/.:\[\]]{0,12}(,? [a-z0-9$/.:\[\]]{1,12}){0,3},?[ \t]*", fullmatch=True),
     continuation=st.lists(_MAIN_CF_LINE, max_size=5),
