@@ -20,9 +20,10 @@ This is the only code of the formula that touches Postfix. It
 
 Every command is ``postconf``/``postmap``/``postfix`` from
 ``ciphermail_split.host_settings`` with ``-c <postfix_config_dir>``, run as
-an argument list (no shell). Functions that change something take
-``test=True`` to report what they would do without doing it; they return
-the changes as ``{"<thing>": {"old": ..., "new": ...}}``.
+an argument list (no shell). The editing functions (``transport_set``,
+``transport_delete``, ``main_cf_set``, ``mynetworks_update``/``_add``/
+``_remove``) take ``test=True`` to report what they would do without doing
+it; they return the changes as ``{"<thing>": {"old": ..., "new": ...}}``.
 """
 
 import contextlib
