@@ -25,8 +25,9 @@ postfix:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix; \
 	fi
 
+# Two workers: the machine CI runs on has two cores.
 test: venv postfix
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 demo: venv postfix
 	cd test && $(BIN)/python demo.py

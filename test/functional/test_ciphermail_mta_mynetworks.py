@@ -3,8 +3,6 @@ ciphermail_mta mynetworks states against real postconf on the sandbox's
 Postfix configuration directory.
 """
 
-import os
-import time
 
 import pytest
 
@@ -21,24 +19,13 @@ relayhost =
 """
 
 
-@pytest.fixture(autouse=True)
-def settled(gateway):
-    """A main.cf written a while ago: Postfix commands pause while main.cf is younger than ~2 s."""
-    _settle(gateway)
-
-
-def _settle(gateway):
-    past = time.time() - 10
-    os.utime(gateway.postfix_dir / "main.cf", (past, past))
-
-
 def _main_cf(gateway):
     return gateway.postfix_dir / "main.cf"
 
 
 def _admin_writes_main_cf(gateway, text):
     _main_cf(gateway).write_text(text)
-    _settle(gateway)
+    gateway.age_config()
 
 
 def _elements(gateway):
@@ -72,7 +59,7 @@ def test_ipv6_main_gateway_bracketed_a_changed_address_replaces_it_and_a_second_
     assert (applied.result, applied.changes) == (True, moved)
     assert _elements(gateway) == [*BASE, "192.0.2.11"]
 
-    _settle(gateway)
+    gateway.age_config()
     stamp = _main_cf(gateway).stat().st_mtime_ns, _main_cf(gateway).stat().st_ino
     again = _present(states, ["192.0.2.11/32"])
     assert (again.result, again.changes) == (True, {})

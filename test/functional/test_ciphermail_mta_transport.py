@@ -27,21 +27,10 @@ Legacy.Example   relay:[legacy.example]
 # end of the mail team's entries"""
 
 
-@pytest.fixture(autouse=True)
-def settled(gateway):
-    """A main.cf written a while ago: Postfix commands pause while main.cf is younger than ~2 s."""
-    _settle(gateway)
-
-
-def _settle(gateway):
-    past = time.time() - 10
-    os.utime(gateway.postfix_dir / "main.cf", (past, past))
-
-
 def _postfix(gateway, tool, *args):
     """Run a Postfix command on the sandbox, as an admin would."""
     subprocess.run([tool, "-c", str(gateway.postfix_dir), *args], check=True, capture_output=True)
-    _settle(gateway)
+    gateway.age_config()
 
 
 def _use_table(gateway, text, kind="hash"):
@@ -316,7 +305,7 @@ def _start_postfix_without_listeners(gateway, workdir):
         f"maillog_file = {workdir}/data/maillog\nmaillog_file_prefixes = {workdir}\n"
     )
     (directory / "main.cf").write_text(main_cf)
-    _settle(gateway)
+    gateway.age_config()
     subprocess.run(["postfix", "-c", str(directory), "start"], check=True, capture_output=True)
 
 

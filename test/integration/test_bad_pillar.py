@@ -6,6 +6,8 @@ no file changes.
 
 import pytest
 from conftest import MAIN_PILLAR, PORTAL_PILLAR
+from support.masterless import MasterlessMinion
+from support.sandbox import GatewaySandbox
 
 WEBMAIL_HEADER = "ciphermail_split:lookup:triggers:webmail:header"
 
@@ -60,10 +62,19 @@ BAD_PILLARS = {
 }
 
 
+@pytest.fixture(scope="module")
+def minion(tmp_path_factory):
+    """One synced minion; each case gives it its own bad pillar."""
+    root = tmp_path_factory.mktemp("bad-pillar")
+    minion = MasterlessMinion(root / "salt", "bad-pillar-minion", GatewaySandbox(root / "gateway"), MAIN_PILLAR)
+    minion.sync()
+    return minion
+
+
 @pytest.mark.parametrize("case", list(BAD_PILLARS))
-def test_bad_pillar_fails_before_anything_changes(make_minion, case):
+def test_bad_pillar_fails_before_anything_changes(minion, case):
     pillar, expected_words = BAD_PILLARS[case]
-    minion = make_minion(pillar)
+    minion.set_pillar(pillar)
     files_before = minion.gateway.files()
     for test in (True, False):
         run = minion.apply(test=test)
@@ -77,8 +88,8 @@ def test_bad_pillar_fails_before_anything_changes(make_minion, case):
     assert minion.gateway.files() == files_before
 
 
-def test_role_sls_refuses_the_other_role(make_minion):
-    minion = make_minion(PORTAL_PILLAR)
+def test_role_sls_refuses_the_other_role(minion):
+    minion.set_pillar(PORTAL_PILLAR)
     run = minion.apply("ciphermail_split.main")
     assert run.returncode != 0
     assert "ciphermail_split:role" in " ".join(run.errors)

@@ -86,7 +86,7 @@ def test_set_table_entry_appends(text, expected):
     ("text", "expected"),
     [
         (f"a b\n{OURS}\tsmtp:[old]\nc d\n", f"a b\n{OURS}\t{NEXTHOP}\nc d\n"),
-        (f"a b\nRelay-To-Webmail.Private   smtp:[old]\n", f"a b\nRelay-To-Webmail.Private   {NEXTHOP}\n"),
+        ("a b\nRelay-To-Webmail.Private   smtp:[old]\n", f"a b\nRelay-To-Webmail.Private   {NEXTHOP}\n"),
         (f"{OURS} smtp:[old]\n  :25\n# note\nc d\n", f"{OURS} {NEXTHOP}\n# note\nc d\n"),
         (f"{OURS}\n  smtp:[old]\n", f"{OURS} {NEXTHOP}\n"),
         (f"a b\r\n{OURS} smtp:[old]\r\n", f"a b\r\n{OURS} {NEXTHOP}\r\n"),
