@@ -6,12 +6,11 @@ properties, global properties, keys of the Ansible override file and the
 Every state reads the gateway first, reports ``{"old", "new"}`` per item
 with values normalised (``TRUE`` and ``true`` are one value), predicts under
 ``test=True`` exactly the changes a live run makes, and records in the
-ledger (``ciphermail_ledger``) what it changes, so the ``*_absent`` and
-``*_restored`` states take back only what the formula did.
+ledger (``ciphermail_ledger``) what it changes before changing it, so the
+``*_absent`` and ``*_restored`` states take back only what the formula did.
 """
 
-import contextlib
-
+import ciphermail_split_state
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "ciphermail"
@@ -25,47 +24,18 @@ def __virtual__():
     return False, "ciphermail: the ciphermail execution module is not available (see its load error)"
 
 
-# -- shared mechanics ----------------------------------------------------------
+def _run(name, work):
+    return ciphermail_split_state.run(name, work, bool(__opts__["test"]))
 
 
-def _new_ret(name):
-    return {"name": name, "result": True, "changes": {}, "comment": ""}
-
-
-@contextlib.contextmanager
-def _errors_to_result(ret):
-    """Turn a failed command or bad argument into ``result: False``, keeping partial changes."""
-    try:
-        yield
-    except (CommandExecutionError, SaltInvocationError) as exc:
-        ret["result"] = False
-        ret["comment"] = str(exc)
-
-
-def _finish(ret, changes, done, pending, apply_change):
-    """Report no change, predict (test=True), or apply each change in order."""
-    if not changes:
-        ret["comment"] = done
-        return ret
-    if __opts__["test"]:
-        ret.update(result=None, changes=changes, comment=f"Would {pending}")
-        return ret
-    for item, change in changes.items():
-        apply_change(item, change)
-        ret["changes"][item] = change
-    ret["comment"] = pending[0].upper() + pending[1:]
-    return ret
+def _normalise(value):
+    return __salt__["ciphermail.normalise_value"](value)
 
 
 def _normalised(values, what):
     if not isinstance(values, dict) or not values:
         raise SaltInvocationError(f"{what}: got {values!r}; expected a non-empty mapping of names to values")
-    normalise = __salt__["ciphermail.normalise_value"]
-    return {name: normalise(value) for name, value in values.items()}
-
-
-def _diff(current, wanted):
-    return {name: {"old": current[name], "new": value} for name, value in wanted.items() if current[name] != value}
+    return {name: _normalise(value) for name, value in values.items()}
 
 
 def _names(names, what):
@@ -76,30 +46,38 @@ def _names(names, what):
     return list(names)
 
 
-def _restore_plan(kind, items, current_of):
+def _diff(current, wanted):
+    return {name: {"old": current[name], "new": value} for name, value in wanted.items() if current[name] != value}
+
+
+def _take_back(test, changes, kind, items, current_of, restore, unchanged, what):
     """
-    Plan taking back recorded items ({item: ledger key}): the changes that
-    restore ours, and the items an admin changed since (to be released).
+    Take back recorded items (``{item: ledger key}``): restore those that
+    still hold our value (``restore(item, value)``, then forget them), and
+    release (forget, leave as they are) those an admin changed since.
     """
-    changes, released = {}, []
+    planned, released = {}, []
     for item, key in items.items():
         current = current_of(item)
         plan = __salt__["ciphermail_ledger.restore_plan"](kind, key, current)
         if plan["action"] == "restore":
-            changes[item] = {"old": current, "new": plan["value"]}
+            planned[item] = {"old": current, "new": plan["value"]}
         elif plan["action"] == "release":
             released.append(item)
-    return changes, released
 
+    def apply_change(item, change):
+        restore(item, change["new"])
+        __salt__["ciphermail_ledger.forget"](kind, items[item])
 
-def _release(ret, kind, items, released):
-    """Forget items an admin took over (live runs only) and say so in the comment."""
+    comment = ciphermail_split_state.apply_each(
+        test, changes, planned, apply_change, unchanged, f"restore {what} {', '.join(planned)}"
+    )
     if not released:
-        return
-    if not __opts__["test"]:
+        return comment
+    if not test:
         for item in released:
             __salt__["ciphermail_ledger.forget"](kind, items[item])
-    ret["comment"] = f"Left as an admin set them since: {', '.join(released)}. " + ret["comment"]
+    return f"Left as an admin set them since: {', '.join(released)}. {comment}"
 
 
 # -- global properties --------------------------------------------------------------
@@ -123,20 +101,26 @@ def global_properties_managed(name, properties):
                 trigger-webmail-header: "X-Keep-CipherMail-To-Webmail: True"
                 trigger-webmail-header-enabled: true
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
+
+    def work(test, changes):
         wanted = _normalised(properties, "properties")
-        current = {prop: __salt__["ciphermail.global_property_get"](prop) for prop in wanted}
-        changes = _diff({prop: __salt__["ciphermail.normalise_value"](value) for prop, value in current.items()}, wanted)
+        current = {prop: _normalise(__salt__["ciphermail.global_property_get"](prop)) for prop in wanted}
+        planned = _diff(current, wanted)
 
         def apply_change(prop, change):
             __salt__["ciphermail_ledger.remember"]("global_property", prop, change["old"], change["new"])
             __salt__["ciphermail.global_property_set"](prop, change["new"])
 
-        _finish(
-            ret, changes, "Global properties already set", f"set global properties {', '.join(changes)}", apply_change
+        return ciphermail_split_state.apply_each(
+            test,
+            changes,
+            planned,
+            apply_change,
+            "Global properties already set",
+            f"set global properties {', '.join(planned)}",
         )
-    return ret
+
+    return _run(name, work)
 
 
 def global_properties_restored(name, properties):
@@ -158,27 +142,20 @@ def global_properties_restored(name, properties):
               - trigger-webmail-header-enabled
               - trigger-webmail-header
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
-        items = {prop: prop for prop in _names(properties, "properties")}
 
-        def current_of(prop):
-            return __salt__["ciphermail.normalise_value"](__salt__["ciphermail.global_property_get"](prop))
-
-        def apply_restore(prop, change):
-            __salt__["ciphermail.global_property_set"](prop, change["new"])
-            __salt__["ciphermail_ledger.forget"]("global_property", prop)
-
-        changes, released = _restore_plan("global_property", items, current_of)
-        _finish(
-            ret,
+    def work(test, changes):
+        return _take_back(
+            test,
             changes,
+            "global_property",
+            {prop: prop for prop in _names(properties, "properties")},
+            lambda prop: _normalise(__salt__["ciphermail.global_property_get"](prop)),
+            __salt__["ciphermail.global_property_set"],
             "No global property of the formula to restore",
-            f"restore global properties {', '.join(changes)}",
-            apply_restore,
+            "global properties",
         )
-        _release(ret, "global_property", items, released)
-    return ret
+
+    return _run(name, work)
 
 
 # -- domains ---------------------------------------------------------------------------
@@ -200,21 +177,20 @@ def domain_present(name, properties=None):
             - properties:
                 revert-rewrite-recipient: true
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
+
+    def work(test, changes):
         wanted = _normalised(properties, "properties") if properties else {}
-        domain = name.lower()
+        domain = __salt__["ciphermail.normalise_domain"](name)
         exists = __salt__["ciphermail.domain_exists"](domain)
         if exists:
             current = {
-                prop: __salt__["ciphermail.normalise_value"](__salt__["ciphermail.domain_property_get"](domain, prop))
-                for prop in wanted
+                prop: _normalise(__salt__["ciphermail.domain_property_get"](domain, prop)) for prop in wanted
             }
-            changes = _diff(current, wanted)
+            planned = _diff(current, wanted)
         else:
-            # A new domain: every property is set (nothing to read yet).
-            changes = {"domain": {"old": None, "new": domain}}
-            changes.update({prop: {"old": None, "new": value} for prop, value in wanted.items()})
+            # A new domain: every property is set (there is nothing to read yet).
+            planned = {"domain": {"old": None, "new": domain}}
+            planned.update({prop: {"old": None, "new": value} for prop, value in wanted.items()})
 
         def apply_change(item, change):
             if item == "domain":
@@ -222,19 +198,22 @@ def domain_present(name, properties=None):
                 __salt__["ciphermail.domain_add"](domain)
                 return
             if exists:
+                # Properties of a domain the formula adds go with the domain.
                 __salt__["ciphermail_ledger.remember"](
                     "domain_property", f"{domain}|{item}", change["old"], change["new"]
                 )
             __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
 
-        _finish(
-            ret,
+        return ciphermail_split_state.apply_each(
+            test,
             changes,
+            planned,
+            apply_change,
             f"Domain {domain} is present with its properties",
             f"{'set properties of' if exists else 'add'} domain {domain}",
-            apply_change,
         )
-    return ret
+
+    return _run(name, work)
 
 
 def domain_absent(name, force=False):
@@ -253,49 +232,51 @@ def domain_absent(name, force=False):
         relay-to-webmail.private:
           ciphermail.domain_absent
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
-        domain = name.lower()
+
+    def work(test, changes):
+        domain = __salt__["ciphermail.normalise_domain"](name)
         if not __salt__["ciphermail.domain_exists"](domain):
-            if not __opts__["test"]:
+            if not test:
                 _forget_domain(domain)
-            ret["comment"] = f"Domain {domain} is absent"
-            return ret
+            return f"Domain {domain} is absent"
         plan = __salt__["ciphermail_ledger.restore_plan"]("domain", domain, "present")
         if force or plan["action"] == "restore":
 
-            def apply_delete(_item, _change):
+            def delete(_item, _change):
                 __salt__["ciphermail.domain_delete"](domain)
                 _forget_domain(domain)
 
-            return _finish(
-                ret, {"domain": {"old": domain, "new": None}}, "", f"delete domain {domain}", apply_delete
-            )
-        items = {
-            key.split("|", 1)[1]: key
-            for key in __salt__["ciphermail_ledger.records"]("domain_property")
-            if key.startswith(f"{domain}|")
-        }
+            planned = {"domain": {"old": domain, "new": None}}
+            return ciphermail_split_state.apply_each(test, changes, planned, delete, "", f"delete domain {domain}")
+        comment = _take_back(
+            test,
+            changes,
+            "domain_property",
+            _domain_property_records(domain),
+            lambda prop: _normalise(__salt__["ciphermail.domain_property_get"](domain, prop)),
+            lambda prop, value: __salt__["ciphermail.domain_property_set"](domain, prop, value),
+            "",
+            f"the properties of {domain}:",
+        )
+        return f"Domain {domain} was not added by this formula; it stays. {comment}".strip()
 
-        def current_of(prop):
-            return __salt__["ciphermail.normalise_value"](__salt__["ciphermail.domain_property_get"](domain, prop))
+    return _run(name, work)
 
-        def apply_restore(prop, change):
-            __salt__["ciphermail.domain_property_set"](domain, prop, change["new"])
-            __salt__["ciphermail_ledger.forget"]("domain_property", items[prop])
 
-        changes, released = _restore_plan("domain_property", items, current_of)
-        _finish(ret, changes, "", f"restore properties {', '.join(changes)} of {domain}", apply_restore)
-        _release(ret, "domain_property", items, released)
-        ret["comment"] = f"Domain {domain} was not added by this formula; it stays. " + ret["comment"]
-    return ret
+def _domain_property_records(domain):
+    """``{property: ledger key}`` of the properties the formula changed on ``domain``."""
+    prefix = f"{domain}|"
+    return {
+        key[len(prefix) :]: key
+        for key in __salt__["ciphermail_ledger.records"]("domain_property")
+        if key.startswith(prefix)
+    }
 
 
 def _forget_domain(domain):
     __salt__["ciphermail_ledger.forget"]("domain", domain)
-    for key in __salt__["ciphermail_ledger.records"]("domain_property"):
-        if key.startswith(f"{domain}|"):
-            __salt__["ciphermail_ledger.forget"]("domain_property", key)
+    for key in _domain_property_records(domain).values():
+        __salt__["ciphermail_ledger.forget"]("domain_property", key)
 
 
 # -- the Ansible override file -------------------------------------------------------------
@@ -306,7 +287,7 @@ def override_keys_present(name, values):
     Set keys in the formula's Ansible override file (other keys and comments
     in it are kept). A change leaves a ``cm-run-playbook`` run pending, which
     ``ciphermail.playbook_applied`` then runs. Fails, before writing, when
-    another ``*.yml`` file that Ansible reads later would override a key.
+    another vars file that Ansible reads later would override a key.
 
     name
         A label.
@@ -320,25 +301,31 @@ def override_keys_present(name, values):
             - values:
                 ciphermail_backend__remote_portal_enabled: true
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
-        wanted = _normalised(values, "values")
+
+    def work(test, changes):
+        typed = __salt__["ciphermail.normalise_override"](values)
+        wanted = {key: _normalise(value) for key, value in typed.items()}
+        if not wanted:
+            raise SaltInvocationError("values: expected at least one Ansible variable")
         path = __salt__["ciphermail.override_path"]()
-        current = __salt__["ciphermail.override_read"]()
         _refuse_overridden(path, wanted)
-        changes = _diff({key: __salt__["ciphermail.normalise_value"](current.get(key)) for key in wanted}, wanted)
-        if changes and not __salt__["file.file_exists"](path):
-            changes = {"file": {"old": None, "new": path}, **changes}
+        current = __salt__["ciphermail.override_read"]()
+        planned = _diff({key: _normalise(current.get(key)) for key in wanted}, wanted)
+        if planned and not __salt__["file.file_exists"](path):
+            planned = {"file": {"old": None, "new": path}, **planned}
 
         def apply_change(item, change):
             if item == "file":
                 __salt__["ciphermail_ledger.remember"]("override_file", path, None, "present")
                 return
             __salt__["ciphermail_ledger.remember"]("override_key", item, change["old"], change["new"])
-            __salt__["ciphermail.override_set"]({item: values[item]})
+            __salt__["ciphermail.override_set"]({item: typed[item]})
 
-        _finish(ret, changes, f"{path} already holds the keys", f"update {path}", apply_change)
-    return ret
+        return ciphermail_split_state.apply_each(
+            test, changes, planned, apply_change, f"{path} already holds the keys", f"update {path}"
+        )
+
+    return _run(name, work)
 
 
 def _refuse_overridden(path, wanted):
@@ -371,41 +358,57 @@ def override_keys_absent(name, keys, force=False):
             - keys:
               - ciphermail_backend__remote_portal_enabled
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
-        names = _names(keys, "keys")
+
+    def work(test, changes):
         path = __salt__["ciphermail.override_path"]()
         current = __salt__["ciphermail.override_read"]()
-        present = [key for key in names if key in current]
-        normalise = __salt__["ciphermail.normalise_value"]
-        items = {key: key for key in present}
+        present = {key: key for key in _names(keys, "keys") if key in current}
         if force:
-            changes, released = {key: {"old": normalise(current[key]), "new": None} for key in present}, []
+
+            def remove(key, _change):
+                _set_override_key(key, None)
+                __salt__["ciphermail_ledger.forget"]("override_key", key)
+
+            planned = {key: {"old": _normalise(current[key]), "new": None} for key in present}
+            comment = ciphermail_split_state.apply_each(
+                test, changes, planned, remove, "", f"remove {', '.join(planned)} from {path}"
+            )
         else:
-            changes, released = _restore_plan("override_key", items, lambda key: normalise(current[key]))
-        remaining = set(current) - {key for key, change in changes.items() if change["new"] is None}
-        created = __salt__["ciphermail_ledger.restore_plan"]("override_file", path, "present")["action"] == "restore"
-        if changes and not remaining and created:
-            changes["file"] = {"old": path, "new": None}
+            comment = _take_back(
+                test,
+                changes,
+                "override_key",
+                present,
+                lambda key: _normalise(current[key]),
+                _set_override_key,
+                "",
+                f"in {path}:",
+            )
+        left = set(current) - {key for key, change in changes.items() if change["new"] is None}
+        if changes and not left and _created_by_formula(path):
+            planned = {"file": {"old": path, "new": None}}
+            deleted = ciphermail_split_state.apply_each(test, changes, planned, _delete_override_file, "", f"delete {path}")
+            comment = f"{comment}. {deleted}"
+        return comment or f"No key of the formula to take back in {path}"
 
-        def apply_change(item, change):
-            if item == "file":
-                __salt__["ciphermail.override_delete_if_empty"]()
-                __salt__["ciphermail_ledger.forget"]("override_file", path)
-                return
-            _restore_override_key(item, change["new"])
-            __salt__["ciphermail_ledger.forget"]("override_key", item)
-
-        _finish(ret, changes, f"No key of the formula to take back in {path}", f"update {path}", apply_change)
-        _release(ret, "override_key", items, released)
-    return ret
+    return _run(name, work)
 
 
-def _restore_override_key(key, value):
+def _set_override_key(key, value):
+    """Put ``value`` back in the override file; None: remove the key."""
     if value is None:
         __salt__["ciphermail.override_remove"]([key])
     else:
         __salt__["ciphermail.override_set"]({key: value})
+
+
+def _created_by_formula(path):
+    return __salt__["ciphermail_ledger.restore_plan"]("override_file", path, "present")["action"] == "restore"
+
+
+def _delete_override_file(_item, change):
+    __salt__["ciphermail.override_delete_if_empty"]()
+    __salt__["ciphermail_ledger.forget"]("override_file", change["old"])
 
 
 # -- cm-run-playbook ----------------------------------------------------------------------
@@ -428,13 +431,13 @@ def playbook_applied(name):
             - watch:
               - ciphermail: split-mode-override
     """
-    ret = _new_ret(name)
-    with _errors_to_result(ret):
+
+    def work(test, changes):
         if not __salt__["ciphermail_ledger.playbook_pending"]():
-            ret["comment"] = "No cm-run-playbook run is pending"
-            return ret
-        return _run_playbook(ret)
-    return ret
+            return "No cm-run-playbook run is pending"
+        return _run_playbook(test, changes)
+
+    return _playbook_ret(_run(name, work))
 
 
 def mod_watch(name, sfun=None, **kwargs):  # pylint: disable=unused-argument
@@ -442,21 +445,22 @@ def mod_watch(name, sfun=None, **kwargs):  # pylint: disable=unused-argument
     Run ``cm-run-playbook`` because a watched state changed (only reached
     when ``playbook_applied`` itself did not run it).
     """
-    ret = _new_ret(name)
     if sfun != "playbook_applied":
-        ret.update(result=False, comment=f"ciphermail.{sfun} does not support watch")
-        return ret
-    with _errors_to_result(ret):
-        return _run_playbook(ret)
-    return ret
+        return {"name": name, "result": False, "changes": {}, "comment": f"ciphermail.{sfun} does not support watch"}
+    return _playbook_ret(_run(name, _run_playbook))
 
 
-def _run_playbook(ret):
-    # Whatever happens, the watch requisite must not run the playbook again.
-    ret["skip_watch"] = True
-    if __opts__["test"]:
-        ret.update(result=None, changes=dict(PLAYBOOK_CHANGE), comment="Would run cm-run-playbook")
-        return ret
+def _run_playbook(test, changes):
+    changes.update(PLAYBOOK_CHANGE)
+    if test:
+        return "Would run cm-run-playbook"
     run = __salt__["ciphermail.playbook_run"]()
-    ret.update(changes=dict(PLAYBOOK_CHANGE), comment=f"cm-run-playbook finished in {run['seconds']} s")
+    return f"cm-run-playbook finished in {run['seconds']} s"
+
+
+def _playbook_ret(ret):
+    """A failed run changed nothing; once it ran (or failed), watch must not start it again."""
+    if ret["result"] is False:
+        ret["changes"] = {}
+    ret["skip_watch"] = bool(ret["changes"]) or ret["result"] is False
     return ret

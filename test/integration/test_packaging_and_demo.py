@@ -28,6 +28,7 @@ def test_spm_build_packages_the_formula(tmp_path):
         assert f"ciphermail_split/ciphermail_split/{sls}.sls" in names
     for module in ("ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split"):
         assert f"ciphermail_split/_modules/{module}.py" in names
+    assert "ciphermail_split/_utils/ciphermail_split_state.py" in names
     assert "ciphermail_split/FORMULA" in names
     assert not any("/test/" in name or ".venv" in name for name in names)
 

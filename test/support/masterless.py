@@ -16,7 +16,7 @@ import yaml
 
 from support.sandbox import REPO_ROOT
 
-FORMULA_PARTS = ("ciphermail_split", "_modules", "_states")
+FORMULA_PARTS = ("ciphermail_split", "_modules", "_states", "_utils")
 
 
 def link_formula(file_root):
