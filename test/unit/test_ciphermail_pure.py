@@ -1,0 +1,182 @@
+"""
+Unit tier: the pure parts of the gateway-side execution modules (value
+normalisation, the command table, editing the override file's text, the
+host settings), without Salt's loader.
+"""
+
+import importlib.util
+import pathlib
+
+import pytest
+import yaml
+from salt.exceptions import SaltInvocationError
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"unit_{name}", REPO_ROOT / "_modules" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ciphermail = load("ciphermail")
+ciphermail_split = load("ciphermail_split")
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (True, "true"),
+        (False, "false"),
+        ("TRUE", "true"),
+        ("True", "true"),
+        (" false ", "false"),
+        (25, "25"),
+        ("X-Keep-CipherMail-To-Webmail: True", "X-Keep-CipherMail-To-Webmail: True"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_normalise_value(value, expected):
+    assert ciphermail.normalise_value(value) == expected
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\rb", "a\x00b", "x\x1b", ["list"], {"a": 1}])
+def test_normalise_value_refuses_line_breaks_and_non_scalars(value):
+    with pytest.raises(SaltInvocationError, match="value: got"):
+        ciphermail.normalise_value(value)
+
+
+@pytest.mark.parametrize("domain", ["Relay-To-Webmail.Private", "example.org", "a-b.c9.example"])
+def test_normalise_domain_lowercases(domain):
+    assert ciphermail.normalise_domain(domain) == domain.lower()
+
+
+@pytest.mark.parametrize("domain", ["", "a b.example", "-a.example", "a..b", "a.example.", "x" * 64 + ".org", 42])
+def test_normalise_domain_refuses(domain):
+    with pytest.raises(SaltInvocationError, match="domain: got"):
+        ciphermail.normalise_domain(domain)
+
+
+def test_every_vendor_command_is_in_the_table_as_documented():
+    table = ciphermail.cli_commands()
+    documented = {action for action, row in table.items() if row["source"] == "documented"}
+    assert documented == {"domain_add", "domain_property_set", "global_property_set"}
+    assert table["domain_property_set"]["argv"] == [
+        "property", "domain", "set", "--domain", "{domain}", "--name", "{name}", "--value", "{value}",
+    ]  # fmt: skip
+
+
+def test_cli_words_put_values_in_their_own_argument():
+    words = ciphermail._cli_words(  # pylint: disable=protected-access
+        "global_property_set", {"name": "trigger-webmail-header", "value": "X-Keep: True; rm -rf / {value}"}
+    )
+    assert words == [
+        "property", "global", "set", "--name", "trigger-webmail-header", "--value", "X-Keep: True; rm -rf / {value}",
+    ]  # fmt: skip
+
+
+ADMIN_OVERRIDE = """\
+---
+# the admin's notes
+admin_list:
+  - one
+  - two
+admin_flag: yes   # trailing comment
+"""
+
+
+def edit(text, set_values=None, remove_keys=()):
+    return ciphermail._edit_override_text(text, set_values or {}, remove_keys)  # pylint: disable=protected-access
+
+
+def test_override_edit_appends_our_key_and_keeps_every_admin_line():
+    edited = edit(ADMIN_OVERRIDE, {"ciphermail_backend__remote_portal_enabled": True})
+    assert edited == ADMIN_OVERRIDE + "ciphermail_backend__remote_portal_enabled: true\n"
+
+
+def test_override_edit_replaces_our_key_in_place():
+    text = "a: 1\nciphermail_backend__remote_portal_enabled: false  # old\nb: 2\n"
+    edited = edit(text, {"ciphermail_backend__remote_portal_enabled": True})
+    assert edited == "a: 1\nciphermail_backend__remote_portal_enabled: true\nb: 2\n"
+
+
+def test_override_edit_removes_a_block_entry_whole():
+    text = "a: 1\nours:\n  - x\n  - y\n# kept comment\nb: 2\n"
+    assert edit(text, remove_keys=["ours"]) == "a: 1\n# kept comment\nb: 2\n"
+
+
+def test_override_edit_of_a_missing_file_starts_with_the_header():
+    edited = edit(None, {"ciphermail_backend__remote_portal_enabled": True})
+    assert edited.startswith(ciphermail.OVERRIDE_HEADER)
+    assert yaml.safe_load(edited) == {"ciphermail_backend__remote_portal_enabled": True}
+
+
+def test_override_edit_adds_a_newline_to_a_file_without_one():
+    assert edit("a: 1", {"b": 2}) == "a: 1\nb: 2\n"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"bad key": 1}, "override key"),
+        ({"1st": 1}, "override key"),
+        ({"k": [1]}, "expected a scalar"),
+        ({"k": None}, "expected a scalar"),
+        ({"k": "a\nb"}, "line breaks"),
+        ("k: v", "expected a mapping"),
+    ],
+)
+def test_normalise_override_refuses(values, message):
+    with pytest.raises(SaltInvocationError, match=message):
+        ciphermail.normalise_override(values)
+
+
+def test_normalise_override_writes_booleans_as_booleans():
+    assert ciphermail.normalise_override({"a": "TRUE", "b": "false", "c": 3, "d": "text"}) == {
+        "a": True,
+        "b": False,
+        "c": 3,
+        "d": "text",
+    }
+
+
+# -- host settings ----------------------------------------------------------------
+
+
+def test_host_settings_defaults_and_command_words():
+    settings = ciphermail_split.host_settings({"cli": "sudo -n ciphermail-cli", "playbook_cmd": ["cm-run-playbook"]})
+    assert settings["cli"] == ["sudo", "-n", "ciphermail-cli"]
+    assert settings["playbook_cmd"] == ["cm-run-playbook"]
+    assert settings["postfix_config_dir"] == "/etc/postfix"
+    assert settings["override_file"] == "ciphermail-split-mode.yml"
+
+
+@pytest.mark.parametrize(
+    "lookup, key",
+    [
+        ({"cli": ""}, "cli"),
+        ({"cli": []}, "cli"),
+        ({"cli": "ciphermail-cli\n--evil"}, "cli"),
+        ({"cli_timeout": 0}, "cli_timeout"),
+        ({"playbook_timeout": True}, "playbook_timeout"),
+        ({"playbook_timeout": "soon"}, "playbook_timeout"),
+        ({"state_dir": "relative/dir"}, "state_dir"),
+        ({"override_file": "../escape.yml"}, "override_file"),
+        ({"override_file": "split.yaml"}, "override_file"),
+        ({"command_env": {"BAD NAME": "x"}}, "command_env"),
+    ],
+)
+def test_host_settings_refuse_bad_values_naming_the_key(lookup, key):
+    with pytest.raises(SaltInvocationError, match=f"^ciphermail_split:lookup:{key}: got"):
+        ciphermail_split.host_settings(lookup)
+
+
+def test_host_settings_never_echo_command_env_values():
+    with pytest.raises(SaltInvocationError) as error:
+        ciphermail_split.host_settings({"command_env": {"CIPHERMAIL_CLI_PASSWORD": 12345678}})
+    assert "12345678" not in str(error.value)
+    shown = ciphermail_split.settings({"command_env": {"CIPHERMAIL_CLI_PASSWORD": "s3cret"}})
+    assert shown["command_env"] == {"CIPHERMAIL_CLI_PASSWORD": "********"}
