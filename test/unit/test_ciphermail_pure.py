@@ -4,25 +4,13 @@ normalisation, the command table, editing the override file's text, the
 host settings), without Salt's loader.
 """
 
-import importlib.util
-import pathlib
-
 import pytest
 import yaml
 from salt.exceptions import SaltInvocationError
+from support.modules import load_execution_module
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"unit_{name}", REPO_ROOT / "_modules" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ciphermail = load("ciphermail")
-ciphermail_split = load("ciphermail_split")
+ciphermail = load_execution_module("ciphermail")
+ciphermail_split = load_execution_module("ciphermail_split")
 
 
 @pytest.mark.parametrize(
