@@ -148,3 +148,30 @@ def test_main_clean_restores_the_gateway_keeping_the_admins_additions(make_minio
     converge(minion, "ciphermail_split.clean")
     assert "example.net  smtp:[mail.example.net]\n" in transport.read_text()
     assert DOMAIN not in transport.read_text()
+
+
+def test_main_role_routes_nothing_while_the_transport_entry_is_missing(make_minion):
+    # A transport table the formula cannot edit: the entry cannot be made.
+    minion = make_minion(MAIN_PILLAR, name="main", main_cf_extra="transport_maps = pcre:{root}/transport.pcre\n")
+    run = minion.apply()
+    assert run.returncode != 0
+    assert run.results["ciphermail_split-main-transport-present"] is False
+    assert run.results["ciphermail_split-main-override-present"] is False  # its requisite failed
+    assert run.results["ciphermail_split-main-playbook-applied"] is False
+    assert list(minion.gateway.ansible_vars_dir.iterdir()) == []
+    assert minion.gateway.write_calls() == []
+
+
+def test_main_clean_keeps_the_transport_entry_until_the_playbook_succeeded(make_minion):
+    minion = make_minion(MAIN_PILLAR, name="main", main_cf_extra=TRANSPORT_MAPS_EXTRA)
+    converge(minion)
+    table = f"hash:{minion.gateway.postfix_dir / 'transport'}"
+    failed = minion.apply("ciphermail_split.clean", extra_env={"CIPHERMAIL_SIM_FAIL": "run-playbook"})
+    assert failed.returncode != 0
+    assert failed.results["ciphermail_split-main-clean-playbook-applied"] is False
+    assert failed.results["ciphermail_split-main-clean-transport-absent"] is False
+    # Portal mail may still be routed to the private domain: the entry stays.
+    assert minion.gateway.postmap_query(DOMAIN, table) == f"smtp:[{PORTAL_SERVER}]"
+    converge(minion, "ciphermail_split.clean")
+    assert minion.gateway.postmap_query(DOMAIN, table) is None
+    assert minion.gateway.sim_state()["playbook"]["applied"] == {}
