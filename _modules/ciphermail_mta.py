@@ -24,16 +24,22 @@ an argument list (no shell). The editing functions (``transport_set``,
 ``transport_delete``, ``main_cf_set``, ``mynetworks_update``/``_add``/
 ``_remove``) take ``test=True`` to report what they would do without doing
 it; they return the changes as ``{"<thing>": {"old": ..., "new": ...}}``.
+
+The pure Postfix handling lives in ``_utils``: ``ciphermail_postfix_values``
+(nexthops, ``mynetworks`` entries, parameter names, list splitting) and
+``ciphermail_postfix_text`` (parsing and editing table source and main.cf
+text). This module holds the host I/O and the functions an admin calls.
 """
 
 import contextlib
-import ipaddress
 import logging
 import os
 import re
 import stat
 import tempfile
 
+import ciphermail_postfix_text as postfix_text
+import ciphermail_postfix_values as postfix_values
 import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -41,29 +47,11 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "ciphermail_mta"
 
-#: Table types whose source file this module edits, with the database file
-#: suffixes ``postmap`` builds for them (``texthash`` is read as text).
-TABLE_TYPES = {
-    "hash": (".db",),
-    "btree": (".db",),
-    "lmdb": (".lmdb",),
-    "cdb": (".cdb",),
-    "dbm": (".dir", ".pag"),
-    "sdbm": (".dir", ".pag"),
-    "texthash": (),
-}
 #: File name of the transport table the module creates when there is none.
 DEFAULT_TRANSPORT_FILE = "transport"
 
-_WHITESPACE = " \t\r\n\v\f"
-_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
-_PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}", re.IGNORECASE)
-_PORT_TEXT = re.compile(r"[0-9]{1,5}")
-_PREFIX_TEXT = re.compile(r"/[0-9]{1,3}")
-_ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
-#: One element of a Postfix list: words split on commas/whitespace, a
-#: ``{...}`` group (e.g. ``inline:{ a=b, c=d }``) kept whole.
-_LIST_TOKEN = re.compile(r"(?:\{[^{}]*\}|[^\s,])+")
+#: Table types the module edits, with the database suffixes postmap builds.
+TABLE_TYPES = postfix_values.TABLE_TYPES
 
 
 def __virtual__():
@@ -76,35 +64,7 @@ def __virtual__():
     return __virtualname__
 
 
-def _invalid(what, value, expected):
-    return SaltInvocationError(f"{what}: got {value!r}; expected {expected}")
-
-
-# -- values (pure) ---------------------------------------------------------------
-
-
-def _ip_address(value):
-    """The address ``value`` is written as, or None when it is not a plain IP address."""
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    return None if getattr(address, "scope_id", None) else address
-
-
-def _host_name(value, what):
-    labels = value.split(".") if isinstance(value, str) and len(value) <= 253 else [""]
-    if not all(_HOST_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
-        raise _invalid(what, value, "a host name (letters, digits, hyphens, dot-separated labels) or an IP address")
-    return value.lower()
-
-
-def _port(value):
-    if isinstance(value, str) and _PORT_TEXT.fullmatch(value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise _invalid("port", value, "an integer from 1 to 65535")
-    return value
+# -- values ------------------------------------------------------------------------
 
 
 def nexthop(host, port=None):
@@ -121,43 +81,7 @@ def nexthop(host, port=None):
         salt main-gw ciphermail_mta.nexthop portal.example.net
         salt main-gw ciphermail_mta.nexthop 2001:db8::20 port=2525
     """
-    address = _ip_address(host) if isinstance(host, str) else None
-    if address is None:
-        target = _host_name(host, "host")
-    elif address.version == 6:
-        target = f"ipv6:{address.compressed}"
-    else:
-        target = str(address)
-    result = f"smtp:[{target}]"
-    return result if port is None else f"{result}:{_port(port)}"
-
-
-def _network(token):
-    """
-    The network a ``mynetworks`` element stands for (``192.0.2.10``,
-    ``192.0.2.0/24``, ``[2001:db8::10]/128``, ``[192.0.2.10]``), host bits
-    allowed; None when the element is not an address (``$name``, a table, ...).
-    """
-    text = token
-    if token.startswith("["):
-        inner, bracket, rest = token[1:].partition("]")
-        if not bracket or (rest and not _PREFIX_TEXT.fullmatch(rest)):
-            return None
-        text = inner + rest
-    address, _, prefix = text.partition("/")
-    if _ip_address(address) is None or (prefix and not _PREFIX_TEXT.fullmatch("/" + prefix)):
-        return None
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
-
-
-def _network_entry(network):
-    """``network`` written the way this module writes ``mynetworks`` entries."""
-    if network.version == 4:
-        return str(network.network_address) if network.num_addresses == 1 else str(network)
-    return f"[{network.network_address.compressed}]/{network.prefixlen}"
+    return postfix_values.nexthop(host, port)
 
 
 def mynetworks_entry(address, allow_networks=False):
@@ -175,36 +99,7 @@ def mynetworks_entry(address, allow_networks=False):
         salt portal-gw ciphermail_mta.mynetworks_entry 2001:db8::10
         salt portal-gw ciphermail_mta.mynetworks_entry 10.1.0.0/16 allow_networks=True
     """
-    network = _network(address) if isinstance(address, str) else None
-    if network is None:
-        raise _invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
-    canonical = _network_entry(network)
-    if network.prefixlen == 0:
-        raise _invalid(
-            "address", address, "a host or a network, never every address (the portal would be an open relay)"
-        )
-    if not _exact_network(address):
-        raise _invalid("address", address, f"a network address without host bits set, e.g. {canonical}")
-    if network.num_addresses > 1 and not allow_networks:
-        raise _invalid(
-            "address",
-            address,
-            f"a single host address: the portal would relay mail for the whole range {canonical} "
-            "(set allow_networks to allow a network)",
-        )
-    return canonical
-
-
-def _exact_network(token):
-    """True when ``token`` has no host bits set below its prefix."""
-    network = _network(token)
-    text = token.replace("[", "").replace("]", "")
-    return network is not None and ipaddress.ip_address(text.partition("/")[0]) == network.network_address
-
-
-def _same_network(token, entry):
-    network = _network(token)
-    return token == entry or (network is not None and _exact_network(token) and network == _network(entry))
+    return postfix_values.mynetworks_entry(address, allow_networks)
 
 
 def parameter_name(name):
@@ -217,326 +112,7 @@ def parameter_name(name):
 
         salt portal-gw ciphermail_mta.parameter_name mynetworks
     """
-    if not isinstance(name, str) or not _PARAMETER_NAME.fullmatch(name):
-        raise _invalid("parameter", name, "a Postfix parameter name (letters, digits, underscores)")
-    return name
-
-
-def _table_key(domain):
-    return _host_name(domain, "domain")
-
-
-def _one_line(value, what, example):
-    if not isinstance(value, str) or not _ONE_LINE.fullmatch(value) or not value.strip():
-        raise _invalid(what, value, f"{example} on one line, without control characters")
-    return " ".join(value.split())
-
-
-def split_list(value):
-    """
-    Split a Postfix list value (commas and/or whitespace) into its elements.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_mta.split_list '127.0.0.0/8, [::1]/128 $my_extra'
-    """
-    return _LIST_TOKEN.findall(value)
-
-
-# -- Postfix text files (pure) -------------------------------------------------
-# Postfix reads main.cf and table source files as logical lines: a line that
-# starts with whitespace continues the logical line before it; blank lines and
-# lines whose first non-blank character is "#" are comments (also between a
-# logical line and its continuation).
-
-
-def _split_lines(text):
-    parts = text.split("\n")
-    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-
-
-def _is_comment(line):
-    content = line.strip(_WHITESPACE)
-    return not content or content.startswith("#")
-
-
-def _logical_lines(lines):
-    """``[first, last]`` line indexes of every logical line."""
-    spans = []
-    for index, line in enumerate(lines):
-        if _is_comment(line):
-            continue
-        if line[0] in _WHITESPACE:
-            if spans:  # Postfix ignores a continuation before any logical line
-                spans[-1][1] = index
-            continue
-        spans.append([index, index])
-    return spans
-
-
-def _words(lines, first, last):
-    return [word for line in lines[first : last + 1] if not _is_comment(line) for word in line.split()]
-
-
-def _line_ending(line):
-    return line[len(line.rstrip("\r\n")) :]
-
-
-def table_entries(text):
-    """
-    Return the entries of a Postfix table source text as ``(key, value)``
-    pairs, in file order: keys lowercased (postmap folds case), values
-    whitespace-collapsed.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt main-gw ciphermail_mta.table_entries "$(cat /etc/postfix/transport)"
-    """
-    lines = _split_lines(text)
-    entries = []
-    for first, last in _logical_lines(lines):
-        words = _words(lines, first, last)
-        entries.append((words[0].lower(), " ".join(words[1:])))
-    return entries
-
-
-def _find_entry(lines, key):
-    for first, last in _logical_lines(lines):
-        if lines[first].split()[0].lower() == key:
-            return first, last
-    return None
-
-
-def table_value(text, key):
-    """
-    Return the value of the first entry for ``key`` in a table source text
-    (the one postmap uses), or None.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt main-gw ciphermail_mta.table_value "$(cat /etc/postfix/transport)" relay-to-webmail.private
-    """
-    return dict(reversed(table_entries(text))).get(key.lower())
-
-
-def set_table_entry(text, key, value):
-    """
-    Return ``text`` with the first entry for ``key`` replaced in place by
-    ``key value`` (the key and separator as written), or with the entry
-    appended as a new last line. Every other byte is kept.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt main-gw ciphermail_mta.set_table_entry "$(cat transport)" relay-to-webmail.private 'smtp:[portal]'
-    """
-    lines = _split_lines(text)
-    found = _find_entry(lines, key.lower())
-    if found is None:
-        if lines and not lines[-1].endswith("\n"):
-            lines[-1] += "\n"
-        lines.append(f"{key} {value}\n")
-    else:
-        first, last = found
-        written = re.match(r"\S+[ \t]+", lines[first])
-        start = written.group(0) if written else f"{lines[first].split()[0]} "
-        lines[first : last + 1] = [start + value + _line_ending(lines[last])]
-    return "".join(lines)
-
-
-def delete_table_entry(text, key):
-    """
-    Return ``text`` without the first entry for ``key`` (its line and
-    continuation lines). Every other byte is kept.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt main-gw ciphermail_mta.delete_table_entry "$(cat transport)" relay-to-webmail.private
-    """
-    lines = _split_lines(text)
-    found = _find_entry(lines, key.lower())
-    if found is not None:
-        del lines[found[0] : found[1] + 1]
-    return "".join(lines)
-
-
-def _definitions(lines, parameter):
-    """``(first, last, value_start)`` of every definition of ``parameter``; the last one is in effect."""
-    pattern = re.compile(rf"{re.escape(parameter)}[ \t]*=")
-    found = []
-    for first, last in _logical_lines(lines):
-        match = pattern.match(lines[first])
-        if match:
-            found.append((first, last, match.end()))
-    return found
-
-
-def _definition(lines, parameter):
-    found = _definitions(lines, parameter)
-    return found[-1] if found else None
-
-
-def remove_definitions(text, parameter):
-    """
-    Return main.cf ``text`` without any definition of ``parameter`` (what
-    ``postconf -X`` does).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_mta.remove_definitions "$(cat main.cf)" mynetworks
-    """
-    lines = _split_lines(text)
-    for first, last, _ in reversed(_definitions(lines, parameter)):
-        del lines[first : last + 1]
-    return "".join(lines)
-
-
-def _element_rows(lines, definition):
-    """``(line_index, [(start, end), ...])`` of the list elements on each line of a definition."""
-    first, last, value_start = definition
-    rows = []
-    for index in range(first, last + 1):
-        line = lines[index]
-        if index != first and _is_comment(line):
-            continue
-        start = value_start if index == first else 0
-        body = line[: len(line.rstrip("\r\n"))]
-        rows.append((index, [(m.start(), m.end()) for m in _LIST_TOKEN.finditer(body, start)]))
-    return rows
-
-
-def parameter_elements(text, parameter):
-    """
-    Return the list elements of ``parameter`` as defined in main.cf text
-    (its last definition), or None when main.cf does not set it.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_mta.parameter_elements "$(cat /etc/postfix/main.cf)" mynetworks
-    """
-    lines = _split_lines(text)
-    definition = _definition(lines, parameter)
-    if definition is None:
-        return None
-    return [lines[index][start:end] for index, spans in _element_rows(lines, definition) for start, end in spans]
-
-
-def parameter_value(text, parameter):
-    """
-    Return the value of ``parameter`` as main.cf text sets it (continuation
-    lines joined, whitespace collapsed), or None when it is not set.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt main-gw ciphermail_mta.parameter_value "$(cat /etc/postfix/main.cf)" transport_maps
-    """
-    lines = _split_lines(text)
-    definition = _definition(lines, parameter)
-    if definition is None:
-        return None
-    first, last, value_start = definition
-    parts = [lines[first][value_start:]] + [line for line in lines[first + 1 : last + 1] if not _is_comment(line)]
-    return " ".join(" ".join(parts).split())
-
-
-def append_list_elements(text, parameter, elements):
-    """
-    Return main.cf ``text`` with ``elements`` appended to the definition of
-    ``parameter`` (after its last element, ``, `` separated), or with a new
-    ``parameter = elements`` line when main.cf does not set it.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_mta.append_list_elements "$(cat main.cf)" mynetworks '[192.0.2.10]'
-    """
-    addition = ", ".join(elements)
-    lines = _split_lines(text)
-    definition = _definition(lines, parameter)
-    if definition is None:
-        if lines and not lines[-1].endswith("\n"):
-            lines[-1] += "\n"
-        lines.append(f"{parameter} = {addition}\n")
-        return "".join(lines)
-    filled = [row for row in _element_rows(lines, definition) if row[1]]
-    if filled:
-        index, spans = filled[-1]
-        end = spans[-1][1]
-        lines[index] = f"{lines[index][:end]}, {addition}{lines[index][end:]}"
-    else:
-        line = lines[definition[0]]
-        body = line.rstrip(_WHITESPACE)
-        lines[definition[0]] = f"{body} {addition}{line[len(body):]}"
-    return "".join(lines)
-
-
-def remove_list_element(text, parameter, element):
-    """
-    Return main.cf ``text`` without the last occurrence of ``element`` in the
-    definition of ``parameter``: the element and the separator before it go
-    (the one after it when it starts a line), a continuation line left
-    without elements is dropped, every other byte stays. Unchanged when the
-    element is not there.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_mta.remove_list_element "$(cat main.cf)" mynetworks 192.0.2.10
-    """
-    lines = _split_lines(text)
-    definition = _definition(lines, parameter)
-    if definition is None:
-        return text
-    found = [
-        (index, spans, position)
-        for index, spans in _element_rows(lines, definition)
-        for position, (start, end) in enumerate(spans)
-        if lines[index][start:end] == element
-    ]
-    if not found:
-        return text
-    index, spans, position = found[-1]
-    line = lines[index]
-    start, end = spans[position]
-    if position > 0:
-        lines[index] = line[: spans[position - 1][1]] + line[end:]
-    elif position + 1 < len(spans):
-        lines[index] = line[:start] + line[spans[position + 1][0] :]
-    elif index != definition[0]:
-        lines[index] = ""
-    else:
-        lines[index] = line[:start].rstrip(" \t") + line[end:]
-    return "".join(lines)
-
-
-def _table_spec(entry):
-    """``(type, path)`` of a ``transport_maps`` element this module can edit, or None."""
-    spec = entry[len("proxy:") :] if entry.startswith("proxy:") else entry
-    kind, colon, path = spec.partition(":")
-    if not colon or kind not in TABLE_TYPES:
-        return None
-    if not os.path.isabs(path):
-        raise CommandExecutionError(
-            f"transport_maps: {entry} uses a relative path; this formula edits only tables with an absolute path"
-        )
-    return kind, path
+    return postfix_values.parameter_name(name)
 
 
 # -- running Postfix commands ------------------------------------------------------
@@ -570,13 +146,18 @@ def _postconf_values(settings, *parameters, expand=False, config_dir=None):
     return [" ".join(value.split()) for value in values[: len(parameters)]] + [""] * (len(parameters) - len(values))
 
 
+def _postconf_list(settings, parameter):
+    """The elements of the list ``parameter`` as ``postconf -h`` shows them."""
+    return postfix_values.split_list(_postconf_values(settings, parameter)[0])
+
+
 def _value_once_unset(settings, parameter, main_cf_text):
     """What ``postconf -h`` will show for ``parameter`` once main.cf no longer sets it."""
     try:
         with tempfile.TemporaryDirectory(prefix="ciphermail_mta.") as scratch:
             path = os.path.join(scratch, "main.cf")
             with open(path, "wb") as handle:
-                handle.write(remove_definitions(main_cf_text, parameter).encode("utf-8", "surrogateescape"))
+                handle.write(postfix_text.remove_definitions(main_cf_text, parameter).encode("utf-8", "surrogateescape"))
             # Postfix rereads a main.cf younger than ~2 s until it "cools down";
             # this scratch copy is complete, so let postconf read it at once.
             os.utime(path, (0, 0))
@@ -646,8 +227,8 @@ def main_cf_get(parameter):
 
         salt main-gw ciphermail_mta.main_cf_get transport_maps
     """
-    parameter = parameter_name(parameter)
-    return parameter_value(_read(_main_cf(_settings())) or "", parameter)
+    parameter = postfix_values.parameter_name(parameter)
+    return postfix_text.parameter_value(_read(_main_cf(_settings())) or "", parameter)
 
 
 def main_cf_set(parameter, value=None, test=False):
@@ -664,16 +245,16 @@ def main_cf_set(parameter, value=None, test=False):
         salt main-gw ciphermail_mta.main_cf_set transport_maps hash:/etc/postfix/transport
         salt main-gw ciphermail_mta.main_cf_set transport_maps test=True
     """
-    parameter = parameter_name(parameter)
+    parameter = postfix_values.parameter_name(parameter)
     if value is not None:
-        value = _one_line(value, "value", "a parameter value")
+        value = postfix_values.one_line(value, "value", "a parameter value")
     settings = _settings()
     return _set_main_cf(settings, parameter, value, test)
 
 
 def _set_main_cf(settings, parameter, value, test):
     text = _read(_main_cf(settings)) or ""
-    if parameter_value(text, parameter) == value:
+    if postfix_text.parameter_value(text, parameter) == value:
         return {}
     old = _postconf_values(settings, parameter)[0]
     new = _value_once_unset(settings, parameter, text) if value is None else value
@@ -694,8 +275,8 @@ def _set_main_cf(settings, parameter, value, test):
 
 def _transport_table(settings):
     maps, default_type = _postconf_values(settings, "transport_maps", "default_database_type", expand=True)
-    for entry in split_list(maps):
-        spec = _table_spec(entry)
+    for entry in postfix_values.split_list(maps):
+        spec = postfix_values.table_spec(entry)
         if spec is not None:
             kind, path = spec
             return {"table": f"{kind}:{path}", "type": kind, "path": path, "configured": True, "maps": maps}
@@ -763,9 +344,9 @@ def transport_get(domain):
 
         salt main-gw ciphermail_mta.transport_get relay-to-webmail.private
     """
-    key = _table_key(domain)
+    key = postfix_values.table_key(domain)
     table = _transport_table(_settings())
-    return table_value(_read(table["path"]) or "", key)
+    return postfix_text.table_value(_read(table["path"]) or "", key)
 
 
 def transport_lookup(domain):
@@ -779,7 +360,7 @@ def transport_lookup(domain):
 
         salt main-gw ciphermail_mta.transport_lookup relay-to-webmail.private
     """
-    key = _table_key(domain)
+    key = postfix_values.table_key(domain)
     settings = _settings()
     return _lookup(settings, _transport_table(settings), key)
 
@@ -803,12 +384,12 @@ def transport_set(domain, nexthop, test=False):
 
         salt main-gw ciphermail_mta.transport_set relay-to-webmail.private 'smtp:[portal.example.net]' test=True
     """
-    key = _table_key(domain)
-    value = _one_line(nexthop, "nexthop", "a transport such as smtp:[portal.example.net]")
+    key = postfix_values.table_key(domain)
+    value = postfix_values.one_line(nexthop, "nexthop", "a transport such as smtp:[portal.example.net]")
     settings = _settings()
     table = _transport_table(settings)
     text = _read(table["path"])
-    current = table_value(text or "", key)
+    current = postfix_text.table_value(text or "", key)
     changes = {}
     if not table["configured"]:
         changes["transport_maps"] = {"old": table["maps"], "new": table["table"]}
@@ -820,7 +401,7 @@ def transport_set(domain, nexthop, test=False):
         changes["postmap"] = {"old": "stale", "new": "rebuilt"}
     if changes and not test:
         if "nexthop" in changes:
-            _write(table["path"], set_table_entry(text or "", key, value))
+            _write(table["path"], postfix_text.set_table_entry(text or "", key, value))
         if "nexthop" in changes or "postmap" in changes:
             _rebuild(settings, table, key, value)
         if "transport_maps" in changes:
@@ -843,21 +424,21 @@ def transport_delete(domain, test=False):
 
         salt main-gw ciphermail_mta.transport_delete relay-to-webmail.private
     """
-    key = _table_key(domain)
+    key = postfix_values.table_key(domain)
     settings = _settings()
     table = _transport_table(settings)
     text = _read(table["path"])
     if text is None:
         return {"table": table["table"], "changes": {}, "entries_left": None}
-    current = table_value(text, key)
-    remaining = delete_table_entry(text, key) if current is not None else text
+    current = postfix_text.table_value(text, key)
+    remaining = postfix_text.delete_table_entry(text, key) if current is not None else text
     changes = {}
     if current is not None:
-        changes["nexthop"] = {"old": current, "new": table_value(remaining, key)}
+        changes["nexthop"] = {"old": current, "new": postfix_text.table_value(remaining, key)}
         if not test:
             _write(table["path"], remaining)
             _rebuild(settings, table, key, changes["nexthop"]["new"])
-    return {"table": table["table"], "changes": changes, "entries_left": len(table_entries(remaining))}
+    return {"table": table["table"], "changes": changes, "entries_left": len(postfix_text.table_entries(remaining))}
 
 
 def transport_file_remove(table):
@@ -873,18 +454,15 @@ def transport_file_remove(table):
 
         salt main-gw ciphermail_mta.transport_file_remove hash:/etc/postfix/transport
     """
-    spec = _table_spec(table) if isinstance(table, str) else None
-    if spec is None:
-        raise _invalid("table", table, f"type:/absolute/path with a type among {', '.join(sorted(TABLE_TYPES))}")
-    kind, path = spec
+    kind, path = spec = postfix_values.table_file(table)
     settings = _settings()
     text = _read(path)
     if text is None:
         return {}
-    if table_entries(text):
+    if postfix_text.table_entries(text):
         raise CommandExecutionError(f"Not removing {path}: it still has entries")
     maps = _postconf_values(settings, "transport_maps", expand=True)[0]
-    if any(_table_spec(entry) == spec for entry in split_list(maps)):
+    if any(postfix_values.table_spec(entry) == spec for entry in postfix_values.split_list(maps)):
         raise CommandExecutionError(f"Not removing {path}: transport_maps = {maps} uses it")
     try:
         for suffix in TABLE_TYPES[kind]:
@@ -910,28 +488,8 @@ def mynetworks_get(parameter="mynetworks"):
 
         salt portal-gw ciphermail_mta.mynetworks_get
     """
-    parameter = parameter_name(parameter)
-    return split_list(_postconf_values(_settings(), parameter)[0])
-
-
-def mynetworks_entries(addresses, allow_networks=False):
-    """
-    Return the ``mynetworks`` entries (see :func:`mynetworks_entry`) of a
-    list of addresses (a single string is one address), without duplicates.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_mta.mynetworks_entries '[192.0.2.10, 2001:db8::10]'
-    """
-    if addresses is None:
-        return []
-    if isinstance(addresses, str):
-        addresses = [addresses]
-    if not isinstance(addresses, (list, tuple)):
-        raise _invalid("addresses", addresses, "a list of IP addresses")
-    return list(dict.fromkeys(mynetworks_entry(address, allow_networks) for address in addresses))
+    parameter = postfix_values.parameter_name(parameter)
+    return _postconf_list(_settings(), parameter)
 
 
 def mynetworks_update(
@@ -957,37 +515,27 @@ def mynetworks_update(
 
         salt portal-gw ciphermail_mta.mynetworks_update add='[192.0.2.10]' test=True
     """
-    parameter = parameter_name(parameter)
-    add = mynetworks_entries(add, allow_networks)
-    remove = mynetworks_entries(remove, allow_networks=True)
-    if set(add) & set(remove):
-        raise _invalid("remove", remove, f"entries not also in add ({', '.join(sorted(set(add) & set(remove)))})")
+    parameter = postfix_values.parameter_name(parameter)
+    add, remove = postfix_values.mynetworks_changes(add, remove, allow_networks)
     settings = _settings()
     path = _main_cf(settings)
     text = _read(path)
     if text is None:
         raise CommandExecutionError(f"{path} does not exist")
-    defined = parameter_elements(text, parameter)
-    old = split_list(_postconf_values(settings, parameter)[0]) if defined is None else defined
-    added = [entry for entry in add if not any(_same_network(element, entry) for element in old)]
-    removed = [entry for entry in remove if defined is not None and entry in defined]
-    edited = text
-    for entry in removed:
-        edited = remove_list_element(edited, parameter, entry)
-    materialised = old if defined is None and added else None
-    if added:
-        edited = append_list_elements(edited, parameter, (materialised or []) + added)
-    new = parameter_elements(edited, parameter) if edited != text else old
+    defined = postfix_text.parameter_elements(text, parameter)
+    old = _postconf_list(settings, parameter) if defined is None else defined
+    edit = postfix_text.edit_list(text, parameter, old, add, remove)
+    edited, new = edit["text"], edit["new"]
     unset = defined is not None and unset_if_left is not None and new == list(unset_if_left)
     if unset:
-        new = split_list(_value_once_unset(settings, parameter, text))
+        new = postfix_values.split_list(_value_once_unset(settings, parameter, text))
     result = {
         "parameter": parameter,
         "old": old,
         "new": new,
-        "added": added,
-        "removed": removed,
-        "materialised": materialised,
+        "added": edit["added"],
+        "removed": edit["removed"],
+        "materialised": edit["materialised"],
         "unset": unset,
     }
     if test or (edited == text and not unset):
@@ -996,7 +544,7 @@ def mynetworks_update(
         _run(settings, "postconf", ["-X", parameter])
     else:
         _write(path, edited)
-    shown = split_list(_postconf_values(settings, parameter)[0])
+    shown = _postconf_list(settings, parameter)
     if shown != new:
         _write(path, text)
         raise CommandExecutionError(

@@ -7,7 +7,9 @@ States for the Postfix side of CipherMail portal split-mode:
   gateway's address in ``mynetworks``.
 
 The states compare, predict and apply through the ``ciphermail_mta``
-execution module and do no I/O of their own. Under ``test=True`` they report
+execution module and do no I/O of their own; they build their values with
+``ciphermail_postfix_values`` and their return with ``ciphermail_split_state``
+(both in ``_utils``). Under ``test=True`` they report
 exactly the changes a live run then makes. Before a change they record in
 the ledger (``ciphermail_ledger``) what the item was, so the ``*_absent``
 states take back only what the formula did, and only while it still holds
@@ -21,7 +23,9 @@ created), ``mynetworks`` (key: ``<parameter>|<entry>``) and
 computed default into main.cf).
 """
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+import ciphermail_postfix_values
+import ciphermail_split_state
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "ciphermail_mta"
 
@@ -45,34 +49,28 @@ def _ledger(function, *args):
     return __salt__[f"ciphermail_ledger.{function}"](*args)
 
 
-def _state(name, work):
+def _run(name, work):
+    """The state return of ``work(test, changes)`` (see :func:`ciphermail_split_state.run`)."""
+    return ciphermail_split_state.run(name, work, bool(__opts__.get("test")))
+
+
+def _report(test, changes, made, summary):
     """
-    Run ``work(test)``, which returns ``(changes, summary)`` and under test
-    only predicts; report no change, the prediction, or the changes made,
-    then reload Postfix once if something changed.
+    Record ``made`` in the state's ``changes`` and return the comment: no
+    change, the prediction, or the changes made. After a live change, reload
+    Postfix once; a failed reload fails the state, the changes still reported.
     """
-    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
-    test = bool(__opts__.get("test"))
-    try:
-        changes, summary = work(test)
-    except (CommandExecutionError, SaltInvocationError) as exc:
-        ret.update(result=False, comment=str(exc))
-        return ret
-    if not changes:
-        ret["comment"] = f"Already so: {summary}"
-        return ret
-    ret["changes"] = changes
-    done = f"{', '.join(changes)}: {summary}"
+    changes.update(made)
+    if not made:
+        return f"Already so: {summary}"
+    done = f"{', '.join(made)}: {summary}"
     if test:
-        ret.update(result=None, comment=f"Would change {done}")
-        return ret
+        return f"Would change {done}"
     try:
         reloaded = _mta("reload_if_running")["reloaded"]
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=f"Changed {done}, but reloading Postfix failed: {exc}")
-        return ret
-    ret["comment"] = f"Changed {done}; " + ("Postfix reloaded" if reloaded else "Postfix is not running, not reloaded")
-    return ret
+        raise CommandExecutionError(f"Changed {done}, but reloading Postfix failed: {exc}") from exc
+    return f"Changed {done}; " + ("Postfix reloaded" if reloaded else "Postfix is not running, not reloaded")
 
 
 # -- transport -----------------------------------------------------------------
@@ -110,15 +108,15 @@ def transport_present(name, host, port=None):
             - host: portal.example.net
     """
 
-    def work(test):
-        nexthop = _mta("nexthop", host, port)
+    def work(test, changes):
+        nexthop = ciphermail_postfix_values.nexthop(host, port)
         plan = _mta("transport_set", name, nexthop, test=True)
         if plan["changes"] and not test:
             _remember_transport(name.lower(), plan)
             plan = _mta("transport_set", name, nexthop)
-        return plan["changes"], f"{name} goes to {nexthop} ({plan['table']})"
+        return _report(test, changes, plan["changes"], f"{name} goes to {nexthop} ({plan['table']})")
 
-    return _state(name, work)
+    return _run(name, work)
 
 
 def _take_back_nexthop(name, force, test):
@@ -167,22 +165,22 @@ def transport_absent(name, force=False):
           ciphermail_mta.transport_absent
     """
 
-    def work(test):
+    def work(test, changes):
         table = _mta("transport_table")
         created = _ledger("record", "transport_file", table["path"])
-        changes, table_file = _take_back_nexthop(name, force, test)
+        made, table_file = _take_back_nexthop(name, force, test)
         if _ledger("record", "transport_maps", TRANSPORT_MAPS) and not (created and table_file == "in use"):
-            changes.update(_restore_transport_maps(test))
-        if created and table_file == "empty" and (TRANSPORT_MAPS in changes or not table["configured"]):
+            made.update(_restore_transport_maps(test))
+        if created and table_file == "empty" and (TRANSPORT_MAPS in made or not table["configured"]):
             removed = {"old": table["path"], "new": None} if test else _mta("transport_file_remove", created["ours"])
-            changes.update({"transport_file": removed} if removed else {})
+            made.update({"transport_file": removed} if removed else {})
         if not test:
             _ledger("forget", "transport", name.lower())
             _ledger("forget", "transport_file", table["path"])
             _ledger("forget", "transport_maps", TRANSPORT_MAPS)
-        return changes, f"{name}: the formula's transport entry taken back"
+        return _report(test, changes, made, f"{name}: the formula's transport entry taken back")
 
-    return _state(name, work)
+    return _run(name, work)
 
 
 # -- mynetworks ----------------------------------------------------------------
@@ -271,11 +269,11 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
               - 2001:db8::10
     """
 
-    def work(test):
-        wanted = _mta("mynetworks_entries", addresses, allow_networks)
+    def work(test, changes):
+        wanted = ciphermail_postfix_values.mynetworks_entries(addresses, allow_networks)
         current = _mta("mynetworks_get", parameter)
         stale = [entry for entry in _ours(parameter) if entry not in wanted]
-        changes = _update_mynetworks(
+        made = _update_mynetworks(
             parameter,
             test,
             remember=True,
@@ -285,9 +283,10 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
         )
         if not test:
             _forget_entries(parameter, stale)
-        return changes, f"{parameter} lets {', '.join(wanted) or 'no address of the formula'} relay"
+        summary = f"{parameter} lets {', '.join(wanted) or 'no address of the formula'} relay"
+        return _report(test, changes, made, summary)
 
-    return _state(name, work)
+    return _run(name, work)
 
 
 def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False):
@@ -308,15 +307,15 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
           ciphermail_mta.mynetworks_absent
     """
 
-    def work(test):
+    def work(test, changes):
         current = _mta("mynetworks_get", parameter)
         ours = _ours(parameter)
-        targets = ours if addresses is None else _mta("mynetworks_entries", addresses, True)
-        changes = _update_mynetworks(
+        targets = ours if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
+        made = _update_mynetworks(
             parameter, test, remember=False, remove=_taken_back(parameter, targets, current, force)
         )
         if not test:
             _forget_entries(parameter, [entry for entry in targets if entry in ours])
-        return changes, f"{parameter} keeps none of the formula's entries"
+        return _report(test, changes, made, f"{parameter} keeps none of the formula's entries")
 
-    return _state(name, work)
+    return _run(name, work)

@@ -1,8 +1,7 @@
 """Reading and editing Postfix text: table source files and main.cf list parameters."""
 
-import importlib.util
-import pathlib
-
+import ciphermail_postfix_text as postfix_text
+import ciphermail_postfix_values as postfix_values
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,16 +10,6 @@ from salt.exceptions import CommandExecutionError
 OURS = "relay-to-webmail.private"
 NEXTHOP = "smtp:[portal.example.net]"
 
-
-def _load_module():
-    path = pathlib.Path(__file__).resolve().parents[2] / "_modules" / "ciphermail_mta.py"
-    spec = importlib.util.spec_from_file_location("ciphermail_mta_text_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mta = _load_module()
 
 TRANSPORT = """\
 # Transport table of the main gateway.
@@ -38,7 +27,7 @@ Example.ORG      relay:[relay.example.org]
 
 
 def test_table_entries_follow_postfix_logical_lines():
-    assert mta.table_entries(TRANSPORT) == [
+    assert postfix_text.table_entries(TRANSPORT) == [
         ("example.com", "smtp:[mx.example.com]"),
         (".example.com", "smtp:[mx.example.com]:2525"),
         ("example.org", "relay:[relay.example.org] :587"),
@@ -47,11 +36,11 @@ def test_table_entries_follow_postfix_logical_lines():
 
 def test_continuation_after_comment_and_blank_lines_belongs_to_the_entry():
     text = "a x\n# comment\n\n  y\nb z\n"
-    assert mta.table_entries(text) == [("a", "x y"), ("b", "z")]
+    assert postfix_text.table_entries(text) == [("a", "x y"), ("b", "z")]
 
 
 def test_continuation_before_any_entry_is_ignored():
-    assert mta.table_entries("  orphan x\na y") == [("a", "y")]
+    assert postfix_text.table_entries("  orphan x\na y") == [("a", "y")]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +55,7 @@ def test_continuation_before_any_entry_is_ignored():
     ],
 )
 def test_table_value(text, key, expected):
-    assert mta.table_value(text, key) == expected
+    assert postfix_text.table_value(text, key) == expected
 
 
 @pytest.mark.parametrize(
@@ -79,7 +68,7 @@ def test_table_value(text, key, expected):
     ],
 )
 def test_set_table_entry_appends(text, expected):
-    assert mta.set_table_entry(text, OURS, NEXTHOP) == expected
+    assert postfix_text.set_table_entry(text, OURS, NEXTHOP) == expected
 
 
 @pytest.mark.parametrize(
@@ -95,7 +84,7 @@ def test_set_table_entry_appends(text, expected):
     ],
 )
 def test_set_table_entry_replaces_in_place(text, expected):
-    assert mta.set_table_entry(text, OURS, NEXTHOP) == expected
+    assert postfix_text.set_table_entry(text, OURS, NEXTHOP) == expected
 
 
 @pytest.mark.parametrize(
@@ -109,7 +98,7 @@ def test_set_table_entry_replaces_in_place(text, expected):
     ],
 )
 def test_delete_table_entry(text, expected):
-    assert mta.delete_table_entry(text, OURS) == expected
+    assert postfix_text.delete_table_entry(text, OURS) == expected
 
 
 _TABLE_LINE = st.one_of(
@@ -124,10 +113,10 @@ _TABLE_LINE = st.one_of(
 @given(st.lists(_TABLE_LINE, max_size=12))
 def test_adding_then_deleting_our_entry_keeps_every_other_byte(lines):
     text = "".join(f"{line}\n" for line in lines)
-    added = mta.set_table_entry(text, OURS, NEXTHOP)
+    added = postfix_text.set_table_entry(text, OURS, NEXTHOP)
     assert added.startswith(text)
-    assert mta.table_value(added, OURS) == NEXTHOP
-    assert mta.delete_table_entry(added, OURS) == text
+    assert postfix_text.table_value(added, OURS) == NEXTHOP
+    assert postfix_text.delete_table_entry(added, OURS) == text
 
 
 # -- main.cf lists -------------------------------------------------------------------
@@ -144,27 +133,27 @@ relayhost =
 
 
 def test_parameter_elements_and_value():
-    assert mta.parameter_elements(MAIN_CF, "mynetworks") == [
+    assert postfix_text.parameter_elements(MAIN_CF, "mynetworks") == [
         "127.0.0.0/8",
         "[::1]/128",
         "$my_extra",
         "192.0.2.0/24",
         "hash:/etc/postfix/network_table",
     ]
-    assert mta.parameter_value(MAIN_CF, "mynetworks") == (
+    assert postfix_text.parameter_value(MAIN_CF, "mynetworks") == (
         "127.0.0.0/8, [::1]/128 $my_extra 192.0.2.0/24, hash:/etc/postfix/network_table"
     )
-    assert mta.parameter_elements(MAIN_CF, "relayhost") == []
-    assert mta.parameter_value(MAIN_CF, "relayhost") == ""
-    assert mta.parameter_elements(MAIN_CF, "transport_maps") is None
-    assert mta.parameter_value(MAIN_CF, "transport_maps") is None
-    assert mta.parameter_elements(MAIN_CF, "my") is None
+    assert postfix_text.parameter_elements(MAIN_CF, "relayhost") == []
+    assert postfix_text.parameter_value(MAIN_CF, "relayhost") == ""
+    assert postfix_text.parameter_elements(MAIN_CF, "transport_maps") is None
+    assert postfix_text.parameter_value(MAIN_CF, "transport_maps") is None
+    assert postfix_text.parameter_elements(MAIN_CF, "my") is None
 
 
 def test_the_last_definition_is_the_one_in_effect():
     text = "mynetworks = 127.0.0.0/8\nmynetworks_style = host\nmynetworks=192.0.2.0/24\n"
-    assert mta.parameter_elements(text, "mynetworks") == ["192.0.2.0/24"]
-    assert mta.append_list_elements(text, "mynetworks", ["192.0.2.10"]) == (
+    assert postfix_text.parameter_elements(text, "mynetworks") == ["192.0.2.0/24"]
+    assert postfix_text.append_list_elements(text, "mynetworks", ["192.0.2.10"]) == (
         "mynetworks = 127.0.0.0/8\nmynetworks_style = host\nmynetworks=192.0.2.0/24, 192.0.2.10\n"
     )
 
@@ -188,7 +177,7 @@ def test_the_last_definition_is_the_one_in_effect():
     ],
 )
 def test_append_list_elements(text, expected):
-    assert mta.append_list_elements(text, "mynetworks", ["192.0.2.10"]) == expected
+    assert postfix_text.append_list_elements(text, "mynetworks", ["192.0.2.10"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -211,7 +200,7 @@ def test_append_list_elements(text, expected):
     ],
 )
 def test_remove_list_element(text, element, expected):
-    assert mta.remove_list_element(text, "mynetworks", element) == expected
+    assert postfix_text.remove_list_element(text, "mynetworks", element) == expected
 
 
 _MAIN_CF_LINE = st.one_of(
@@ -228,19 +217,19 @@ _MAIN_CF_LINE = st.one_of(
 )
 def test_adding_then_removing_our_elements_keeps_every_other_byte(first, continuation):
     text = "".join(f"{line}\n" for line in ["compatibility_level = 3.6", f"mynetworks = {first}", *continuation])
-    before = mta.parameter_elements(text, "mynetworks")
+    before = postfix_text.parameter_elements(text, "mynetworks")
     ours = ["192.0.2.10", "[2001:db8::10]/128"]
-    added = mta.append_list_elements(text, "mynetworks", ours)
-    assert mta.parameter_elements(added, "mynetworks") == before + ours
+    added = postfix_text.append_list_elements(text, "mynetworks", ours)
+    assert postfix_text.parameter_elements(added, "mynetworks") == before + ours
     removed = added
     for element in ours:
-        removed = mta.remove_list_element(removed, "mynetworks", element)
+        removed = postfix_text.remove_list_element(removed, "mynetworks", element)
     assert removed == text
 
 
 def test_remove_definitions():
     text = "a = 1\nmynetworks = x\n  y\n# keep\nb = 2\nmynetworks = z\n"
-    assert mta.remove_definitions(text, "mynetworks") == "a = 1\n# keep\nb = 2\n"
+    assert postfix_text.remove_definitions(text, "mynetworks") == "a = 1\n# keep\nb = 2\n"
 
 
 @pytest.mark.parametrize(
@@ -253,7 +242,7 @@ def test_remove_definitions():
     ],
 )
 def test_split_list(value, expected):
-    assert mta.split_list(value) == expected
+    assert postfix_values.split_list(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -270,9 +259,9 @@ def test_split_list(value, expected):
     ],
 )
 def test_table_spec(entry, expected):
-    assert mta._table_spec(entry) == expected
+    assert postfix_values.table_spec(entry) == expected
 
 
 def test_table_spec_refuses_relative_path():
     with pytest.raises(CommandExecutionError, match="hash:transport uses a relative path"):
-        mta._table_spec("hash:transport")
+        postfix_values.table_spec("hash:transport")

@@ -1,21 +1,8 @@
-"""The values ciphermail_mta writes into Postfix: transport nexthops and mynetworks entries."""
+"""The values ciphermail_mta writes into Postfix (ciphermail_postfix_values): transport nexthops and mynetworks entries."""
 
-import importlib.util
-import pathlib
-
+import ciphermail_postfix_values as values
 import pytest
 from salt.exceptions import SaltInvocationError
-
-
-def _load_module():
-    path = pathlib.Path(__file__).resolve().parents[2] / "_modules" / "ciphermail_mta.py"
-    spec = importlib.util.spec_from_file_location("ciphermail_mta_values_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mta = _load_module()
 
 
 @pytest.mark.parametrize(
@@ -34,7 +21,7 @@ mta = _load_module()
     ],
 )
 def test_nexthop(host, port, expected):
-    assert mta.nexthop(host, port) == expected
+    assert values.nexthop(host, port) == expected
 
 
 @pytest.mark.parametrize(
@@ -67,14 +54,14 @@ def test_nexthop(host, port, expected):
 )
 def test_nexthop_refuses_host(host):
     with pytest.raises(SaltInvocationError) as error:
-        mta.nexthop(host)
+        values.nexthop(host)
     assert str(error.value).startswith(f"host: got {host!r}; expected ")
 
 
 @pytest.mark.parametrize("port", [0, 70000, 65536, -1, "25x", "", " 25", "0x19", 25.0, True, False, [25]])
 def test_nexthop_refuses_port(port):
     with pytest.raises(SaltInvocationError) as error:
-        mta.nexthop("portal.example.net", port)
+        values.nexthop("portal.example.net", port)
     assert str(error.value) == f"port: got {port!r}; expected an integer from 1 to 65535"
 
 
@@ -97,7 +84,7 @@ def test_nexthop_refuses_port(port):
     ],
 )
 def test_mynetworks_entry(address, allow_networks, expected):
-    assert mta.mynetworks_entry(address, allow_networks) == expected
+    assert values.mynetworks_entry(address, allow_networks) == expected
 
 
 @pytest.mark.parametrize(
@@ -128,20 +115,20 @@ def test_mynetworks_entry(address, allow_networks, expected):
 )
 def test_mynetworks_entry_refuses(address, allow_networks, reason):
     with pytest.raises(SaltInvocationError) as error:
-        mta.mynetworks_entry(address, allow_networks)
+        values.mynetworks_entry(address, allow_networks)
     message = str(error.value)
     assert message.startswith(f"address: got {address!r}; expected ")
     assert reason in message
 
 
 def test_mynetworks_entries_dedupes_and_names_bad_list():
-    assert mta.mynetworks_entries(["192.0.2.10", "192.0.2.10/32", "2001:db8::10"]) == [
+    assert values.mynetworks_entries(["192.0.2.10", "192.0.2.10/32", "2001:db8::10"]) == [
         "192.0.2.10",
         "[2001:db8::10]/128",
     ]
-    assert mta.mynetworks_entries("192.0.2.10") == ["192.0.2.10"]
+    assert values.mynetworks_entries("192.0.2.10") == ["192.0.2.10"]
     with pytest.raises(SaltInvocationError, match=r"addresses: got \{'a': 1\}; expected a list"):
-        mta.mynetworks_entries({"a": 1})
+        values.mynetworks_entries({"a": 1})
 
 
 @pytest.mark.parametrize(
@@ -157,7 +144,7 @@ def test_mynetworks_entries_dedupes_and_names_bad_list():
     ],
 )
 def test_same_network(element, entry):
-    assert mta._same_network(element, entry)
+    assert values.same_network(element, entry)
 
 
 @pytest.mark.parametrize(
@@ -173,15 +160,15 @@ def test_same_network(element, entry):
     ],
 )
 def test_not_same_network(element, entry):
-    assert not mta._same_network(element, entry)
+    assert not values.same_network(element, entry)
 
 
 @pytest.mark.parametrize("name", ["mynetworks", "smtpd_client_restrictions", "ciphermail_relay_hosts"])
 def test_parameter_name(name):
-    assert mta.parameter_name(name) == name
+    assert values.parameter_name(name) == name
 
 
 @pytest.mark.parametrize("name", ["", "my networks", "mynetworks\n", "mynetworks=1", "-o", "$mynetworks", None])
 def test_parameter_name_refused(name):
     with pytest.raises(SaltInvocationError, match=r"^parameter: got .*; expected a Postfix parameter name"):
-        mta.parameter_name(name)
+        values.parameter_name(name)

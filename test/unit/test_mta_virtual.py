@@ -1,18 +1,14 @@
 """ciphermail_mta loads only where it can run postconf, and says why not."""
 
-import importlib.util
-import pathlib
 import shutil
 
 import pytest
 from salt.exceptions import SaltInvocationError
+from support.modules import load_execution_module
 
 
 def _load_module(host_settings):
-    path = pathlib.Path(__file__).resolve().parents[2] / "_modules" / "ciphermail_mta.py"
-    spec = importlib.util.spec_from_file_location("ciphermail_mta_virtual_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_execution_module("ciphermail_mta")
     module.__salt__ = {"ciphermail_split.host_settings": host_settings}
     return module
 

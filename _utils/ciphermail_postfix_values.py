@@ -1,0 +1,231 @@
+"""
+The values the ciphermail_split formula writes into Postfix, built and
+checked in pure Python (no Salt loader, no file or process I/O): transport
+nexthops, ``mynetworks`` entries, parameter names, Postfix list splitting,
+network equivalence and the transport table types the formula can edit.
+
+Imported as a plain module by ``_modules/ciphermail_mta.py``,
+``_states/ciphermail_mta.py`` and ``ciphermail_postfix_text`` (Salt puts
+synced ``_utils`` on the import path of execution and state modules).
+Invalid input raises ``SaltInvocationError`` naming what was given and what
+is expected.
+"""
+
+import ipaddress
+import os
+import re
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+#: Table types whose source file the formula edits, with the database file
+#: suffixes ``postmap`` builds for them (``texthash`` is read as text).
+TABLE_TYPES = {
+    "hash": (".db",),
+    "btree": (".db",),
+    "lmdb": (".lmdb",),
+    "cdb": (".cdb",),
+    "dbm": (".dir", ".pag"),
+    "sdbm": (".dir", ".pag"),
+    "texthash": (),
+}
+
+#: One element of a Postfix list: words split on commas/whitespace, a
+#: ``{...}`` group (e.g. ``inline:{ a=b, c=d }``) kept whole.
+LIST_TOKEN = re.compile(r"(?:\{[^{}]*\}|[^\s,])+")
+
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
+_PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}", re.IGNORECASE)
+_PORT_TEXT = re.compile(r"[0-9]{1,5}")
+_PREFIX_TEXT = re.compile(r"/[0-9]{1,3}")
+_ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
+
+
+def _invalid(what, value, expected):
+    return SaltInvocationError(f"{what}: got {value!r}; expected {expected}")
+
+
+def _ip_address(value):
+    """The address ``value`` is written as, or None when it is not a plain IP address."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return None if getattr(address, "scope_id", None) else address
+
+
+def _host_name(value, what):
+    labels = value.split(".") if isinstance(value, str) and len(value) <= 253 else [""]
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+        raise _invalid(what, value, "a host name (letters, digits, hyphens, dot-separated labels) or an IP address")
+    return value.lower()
+
+
+def _port(value):
+    if isinstance(value, str) and _PORT_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise _invalid("port", value, "an integer from 1 to 65535")
+    return value
+
+
+def nexthop(host, port=None):
+    """
+    The transport nexthop that delivers to ``host`` by SMTP without MX
+    lookup: ``smtp:[portal.example.net]``, ``smtp:[192.0.2.20]:2525``,
+    ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address;
+    ``port``: 1-65535 or None.
+    """
+    address = _ip_address(host) if isinstance(host, str) else None
+    if address is None:
+        target = _host_name(host, "host")
+    elif address.version == 6:
+        target = f"ipv6:{address.compressed}"
+    else:
+        target = str(address)
+    result = f"smtp:[{target}]"
+    return result if port is None else f"{result}:{_port(port)}"
+
+
+def table_key(domain):
+    """The transport table key of ``domain`` (a host name, lowercased)."""
+    return _host_name(domain, "domain")
+
+
+def _network(token):
+    """
+    The network a ``mynetworks`` element stands for (``192.0.2.10``,
+    ``192.0.2.0/24``, ``[2001:db8::10]/128``, ``[192.0.2.10]``), host bits
+    allowed; None when the element is not an address (``$name``, a table, ...).
+    """
+    text = token
+    if token.startswith("["):
+        inner, bracket, rest = token[1:].partition("]")
+        if not bracket or (rest and not _PREFIX_TEXT.fullmatch(rest)):
+            return None
+        text = inner + rest
+    address, _, prefix = text.partition("/")
+    if _ip_address(address) is None or (prefix and not _PREFIX_TEXT.fullmatch("/" + prefix)):
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _network_entry(network):
+    """``network`` written the way the formula writes ``mynetworks`` entries."""
+    if network.version == 4:
+        return str(network.network_address) if network.num_addresses == 1 else str(network)
+    return f"[{network.network_address.compressed}]/{network.prefixlen}"
+
+
+def _exact_network(token):
+    """True when ``token`` has no host bits set below its prefix."""
+    network = _network(token)
+    text = token.replace("[", "").replace("]", "")
+    return network is not None and ipaddress.ip_address(text.partition("/")[0]) == network.network_address
+
+
+def same_network(token, entry):
+    """
+    True when the ``mynetworks`` element ``token`` is the entry ``entry``
+    written another way (``192.0.2.10/32`` is ``192.0.2.10``).
+    """
+    network = _network(token)
+    return token == entry or (network is not None and _exact_network(token) and network == _network(entry))
+
+
+def mynetworks_entry(address, allow_networks=False):
+    """
+    The ``mynetworks`` entry for ``address``: an IPv4 host bare
+    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``).
+    Networks only with ``allow_networks``; ``/0`` is always refused.
+    """
+    network = _network(address) if isinstance(address, str) else None
+    if network is None:
+        raise _invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
+    canonical = _network_entry(network)
+    if network.prefixlen == 0:
+        raise _invalid(
+            "address", address, "a host or a network, never every address (the portal would be an open relay)"
+        )
+    if not _exact_network(address):
+        raise _invalid("address", address, f"a network address without host bits set, e.g. {canonical}")
+    if network.num_addresses > 1 and not allow_networks:
+        raise _invalid(
+            "address",
+            address,
+            f"a single host address: the portal would relay mail for the whole range {canonical} "
+            "(set allow_networks to allow a network)",
+        )
+    return canonical
+
+
+def mynetworks_entries(addresses, allow_networks=False):
+    """
+    The ``mynetworks`` entries (see :func:`mynetworks_entry`) of a list of
+    addresses (a single string is one address, None none), without duplicates.
+    """
+    if addresses is None:
+        return []
+    if isinstance(addresses, str):
+        addresses = [addresses]
+    if not isinstance(addresses, (list, tuple)):
+        raise _invalid("addresses", addresses, "a list of IP addresses")
+    return list(dict.fromkeys(mynetworks_entry(address, allow_networks) for address in addresses))
+
+
+def mynetworks_changes(add, remove, allow_networks=False):
+    """
+    The entries of a ``mynetworks`` edit as ``(add, remove)``: ``add``
+    networks only with ``allow_networks``, ``remove`` any entry, none in both.
+    """
+    add = mynetworks_entries(add, allow_networks)
+    remove = mynetworks_entries(remove, allow_networks=True)
+    both = set(add) & set(remove)
+    if both:
+        raise _invalid("remove", remove, f"entries not also in add ({', '.join(sorted(both))})")
+    return add, remove
+
+
+def parameter_name(name):
+    """``name`` if it is a valid Postfix parameter name, else raise."""
+    if not isinstance(name, str) or not _PARAMETER_NAME.fullmatch(name):
+        raise _invalid("parameter", name, "a Postfix parameter name (letters, digits, underscores)")
+    return name
+
+
+def one_line(value, what, example):
+    """``value`` whitespace-collapsed, when it is a non-blank line without control characters."""
+    if not isinstance(value, str) or not _ONE_LINE.fullmatch(value) or not value.strip():
+        raise _invalid(what, value, f"{example} on one line, without control characters")
+    return " ".join(value.split())
+
+
+def split_list(value):
+    """The elements of a Postfix list value (split on commas and/or whitespace)."""
+    return LIST_TOKEN.findall(value)
+
+
+def table_spec(entry):
+    """
+    ``(type, path)`` of a ``transport_maps`` element the formula can edit
+    (``proxy:`` allowed), or None; a relative path is refused.
+    """
+    spec = entry[len("proxy:") :] if entry.startswith("proxy:") else entry
+    kind, colon, path = spec.partition(":")
+    if not colon or kind not in TABLE_TYPES:
+        return None
+    if not os.path.isabs(path):
+        raise CommandExecutionError(
+            f"transport_maps: {entry} uses a relative path; this formula edits only tables with an absolute path"
+        )
+    return kind, path
+
+
+def table_file(table):
+    """``(type, path)`` of a table given as ``type:/absolute/path``, else raise."""
+    spec = table_spec(table) if isinstance(table, str) else None
+    if spec is None:
+        raise _invalid("table", table, f"type:/absolute/path with a type among {', '.join(sorted(TABLE_TYPES))}")
+    return spec
