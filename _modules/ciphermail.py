@@ -16,7 +16,6 @@ import subprocess
 import time
 
 import salt.utils.atomicfile
-import salt.utils.path
 import yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -60,13 +59,8 @@ OVERRIDE_HEADER = (
 
 
 def __virtual__():
-    try:
-        cli = __salt__["ciphermail_split.host_settings"]()["cli"]
-    except SaltInvocationError as exc:
-        return False, f"ciphermail: {exc}"
-    if not salt.utils.path.which(cli[0]):
-        return False, f"ciphermail: {cli[0]} not found (set ciphermail_split:lookup:cli)"
-    return __virtualname__
+    problem = __salt__["ciphermail_split.tool_problem"]("cli")
+    return (False, f"ciphermail: {problem}") if problem else __virtualname__
 
 
 # -- values --------------------------------------------------------------------

@@ -40,8 +40,7 @@ import tempfile
 
 import ciphermail_postfix_text as postfix_text
 import ciphermail_postfix_values as postfix_values
-import salt.utils.path
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import CommandExecutionError
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +54,8 @@ TABLE_TYPES = postfix_values.TABLE_TYPES
 
 
 def __virtual__():
-    try:
-        postconf = __salt__["ciphermail_split.host_settings"]()["postconf"]
-    except SaltInvocationError as exc:
-        return False, f"ciphermail_mta: {exc}"
-    if not salt.utils.path.which(postconf[0]):
-        return False, f"ciphermail_mta: {postconf[0]} not found (set ciphermail_split:lookup:postconf)"
-    return __virtualname__
+    problem = __salt__["ciphermail_split.tool_problem"]("postconf")
+    return (False, f"ciphermail_mta: {problem}") if problem else __virtualname__
 
 
 # -- values ------------------------------------------------------------------------

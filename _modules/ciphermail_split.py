@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 
+import salt.utils.path
 from salt.exceptions import SaltInvocationError
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,27 @@ def host_settings(lookup=None):
     if not isinstance(lookup, dict):
         raise SaltInvocationError(f"{LOOKUP_KEY}: got {lookup!r}; expected a mapping")
     return {key: _check(key, lookup.get(key, default)) for key, default in HOST_DEFAULTS.items()}
+
+
+def tool_problem(tool):
+    """
+    Say why the configured command ``tool`` (``cli``, ``playbook_cmd``,
+    ``postconf``, ...) cannot run on this minion, or return None when it
+    can. The formula's modules do not load while their tool has a problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.tool_problem cli
+    """
+    try:
+        command = host_settings()[tool]
+    except SaltInvocationError as exc:
+        return str(exc)
+    if not salt.utils.path.which(command[0]):
+        return f"{command[0]} not found (set {LOOKUP_KEY}:{tool})"
+    return None
 
 
 def settings(lookup=None):

@@ -5,18 +5,10 @@ Postfix configuration directory.
 
 
 import pytest
+from support.samples import SPREAD_OUT_MAIN_CF
 
 BASE = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
 
-SPREAD_OUT = """\
-compatibility_level = 3.6
-my_extra = 10.1.0.0/16
-mynetworks = 127.0.0.0/8,
-    [::1]/128 $my_extra
-    # the office
-    192.0.2.0/24, hash:/etc/postfix/network_table
-relayhost =
-"""
 
 
 def _main_cf(gateway):
@@ -68,7 +60,7 @@ def test_ipv6_main_gateway_bracketed_a_changed_address_replaces_it_and_a_second_
 
 def test_continuation_lines_references_and_other_entries_are_kept(states, gateway):
     # The main gateway's IPv4 address was in mynetworks before the formula.
-    before = SPREAD_OUT.replace("192.0.2.0/24,", "192.0.2.10/32,")
+    before = SPREAD_OUT_MAIN_CF.replace("192.0.2.0/24,", "192.0.2.10/32,")
     _admin_writes_main_cf(gateway, before)
 
     applied = _present(states, ["192.0.2.10", "2001:db8::10"])

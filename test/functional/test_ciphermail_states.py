@@ -8,6 +8,7 @@ import shlex
 
 import pytest
 import yaml
+from support.samples import VENDOR_PORTAL_COMMANDS
 
 DOMAIN = "relay-to-webmail.private"
 OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
@@ -18,15 +19,6 @@ TRIGGERS = {
     "trigger-otp-encryption-header-enabled": True,
 }
 
-# The portal-gateway commands of the vendor's page, verbatim.
-VENDOR_PORTAL_COMMANDS = """\
-ciphermail-cli domain add --domain relay-to-webmail.private
-ciphermail-cli property domain set --domain relay-to-webmail.private --name revert-rewrite-recipient --value true
-ciphermail-cli property global set --name trigger-webmail-header --value "X-Keep-CipherMail-To-Webmail: True"
-ciphermail-cli property global set --name trigger-webmail-header-enabled --value true
-ciphermail-cli property global set --name trigger-otp-encryption-header --value "X-Keep-CipherMail-To-PDF-OTP: True"
-ciphermail-cli property global set --name trigger-otp-encryption-header-enabled --value true
-"""
 
 
 @pytest.fixture

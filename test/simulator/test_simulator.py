@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.samples import VENDOR_PORTAL_COMMANDS
 
 HERE = Path(__file__).resolve().parent
 CLI = HERE / "ciphermail-cli"
@@ -24,15 +25,6 @@ PLAYBOOK = HERE / "cm-run-playbook"
 
 PORTAL = "relay-to-webmail.private"
 
-#: The six commands of the vendor page (portal gateway), exactly as printed there.
-VENDOR_PAGE_COMMANDS = """\
-ciphermail-cli domain add --domain relay-to-webmail.private
-ciphermail-cli property domain set --domain relay-to-webmail.private --name revert-rewrite-recipient --value true
-ciphermail-cli property global set --name trigger-webmail-header --value "X-Keep-CipherMail-To-Webmail: True"
-ciphermail-cli property global set --name trigger-webmail-header-enabled --value true
-ciphermail-cli property global set --name trigger-otp-encryption-header --value "X-Keep-CipherMail-To-PDF-OTP: True"
-ciphermail-cli property global set --name trigger-otp-encryption-header-enabled --value true
-"""
 
 GLOBAL_DEFAULTS = {
     "trigger-webmail-header": "",
@@ -131,7 +123,7 @@ def assert_logged(gw, prog, argv, rc):
 
 
 def test_vendor_page_commands_run_verbatim_on_a_fresh_gateway(gw):
-    for line in VENDOR_PAGE_COMMANDS.splitlines():
+    for line in VENDOR_PORTAL_COMMANDS.splitlines():
         prog, *args = shlex.split(line)
         assert prog == "ciphermail-cli"
         result = gw.cli(*args)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from salt.exceptions import CommandExecutionError
+from support.samples import SPREAD_OUT_MAIN_CF
 
 OURS = "relay-to-webmail.private"
 NEXTHOP = "smtp:[portal.example.net]"
@@ -121,33 +122,24 @@ def test_adding_then_deleting_our_entry_keeps_every_other_byte(lines):
 
 # -- main.cf lists -------------------------------------------------------------------
 
-MAIN_CF = """\
-compatibility_level = 3.6
-my_extra = 10.1.0.0/16
-mynetworks = 127.0.0.0/8,
-    [::1]/128 $my_extra
-    # the office
-    192.0.2.0/24, hash:/etc/postfix/network_table
-relayhost =
-"""
 
 
 def test_parameter_elements_and_value():
-    assert postfix_text.parameter_elements(MAIN_CF, "mynetworks") == [
+    assert postfix_text.parameter_elements(SPREAD_OUT_MAIN_CF, "mynetworks") == [
         "127.0.0.0/8",
         "[::1]/128",
         "$my_extra",
         "192.0.2.0/24",
         "hash:/etc/postfix/network_table",
     ]
-    assert postfix_text.parameter_value(MAIN_CF, "mynetworks") == (
+    assert postfix_text.parameter_value(SPREAD_OUT_MAIN_CF, "mynetworks") == (
         "127.0.0.0/8, [::1]/128 $my_extra 192.0.2.0/24, hash:/etc/postfix/network_table"
     )
-    assert postfix_text.parameter_elements(MAIN_CF, "relayhost") == []
-    assert postfix_text.parameter_value(MAIN_CF, "relayhost") == ""
-    assert postfix_text.parameter_elements(MAIN_CF, "transport_maps") is None
-    assert postfix_text.parameter_value(MAIN_CF, "transport_maps") is None
-    assert postfix_text.parameter_elements(MAIN_CF, "my") is None
+    assert postfix_text.parameter_elements(SPREAD_OUT_MAIN_CF, "relayhost") == []
+    assert postfix_text.parameter_value(SPREAD_OUT_MAIN_CF, "relayhost") == ""
+    assert postfix_text.parameter_elements(SPREAD_OUT_MAIN_CF, "transport_maps") is None
+    assert postfix_text.parameter_value(SPREAD_OUT_MAIN_CF, "transport_maps") is None
+    assert postfix_text.parameter_elements(SPREAD_OUT_MAIN_CF, "my") is None
 
 
 def test_the_last_definition_is_the_one_in_effect():
@@ -167,8 +159,8 @@ def test_the_last_definition_is_the_one_in_effect():
         ("mynetworks =\n", "mynetworks = 192.0.2.10\n"),
         ("mynetworks=", "mynetworks= 192.0.2.10"),
         (
-            MAIN_CF,
-            MAIN_CF.replace("network_table\n", "network_table, 192.0.2.10\n"),
+            SPREAD_OUT_MAIN_CF,
+            SPREAD_OUT_MAIN_CF.replace("network_table\n", "network_table, 192.0.2.10\n"),
         ),
         ("mynetworks = a\n  b\n# c\n", "mynetworks = a\n  b, 192.0.2.10\n# c\n"),
         ("relayhost =\n", "relayhost =\nmynetworks = 192.0.2.10\n"),
@@ -203,7 +195,7 @@ def test_remove_list_element(text, element, expected):
     assert postfix_text.remove_list_element(text, "mynetworks", element) == expected
 
 
-_MAIN_CF_LINE = st.one_of(
+_SPREAD_OUT_MAIN_CF_LINE = st.one_of(
     st.from_regex(r"#[ -~]{0,20}", fullmatch=True),
     st.just(""),
     st.from_regex(r"[ \t]+[a-z0-9$/.:\[\]]{1,12}(,? [a-z0-9$/.:\[\]]{1,12}){0,3},?", fullmatch=True),
@@ -213,7 +205,7 @@ _MAIN_CF_LINE = st.one_of(
 @settings(max_examples=60)
 @given(
     first=st.from_regex(r"[a-z0-9$/.:\[\]]{0,12}(,? [a-z0-9$/.:\[\]]{1,12}){0,3},?[ \t]*", fullmatch=True),
-    continuation=st.lists(_MAIN_CF_LINE, max_size=5),
+    continuation=st.lists(_SPREAD_OUT_MAIN_CF_LINE, max_size=5),
 )
 def test_adding_then_removing_our_elements_keeps_every_other_byte(first, continuation):
     text = "".join(f"{line}\n" for line in ["compatibility_level = 3.6", f"mynetworks = {first}", *continuation])
