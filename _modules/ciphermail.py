@@ -493,6 +493,8 @@ def _write_override(path, text, expected):
             f"{path}: cannot edit this file in place (it is not a plain block mapping); "
             "move its content to another *.yml file of the directory"
         )
+    # Pending first: a run that dies after the write must still lead to a playbook run.
+    __salt__["ciphermail_ledger.set_playbook_pending"](True)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with salt.utils.atomicfile.atomic_open(path, "w") as handle:
@@ -500,7 +502,6 @@ def _write_override(path, text, expected):
         os.chmod(path, 0o644)
     except OSError as exc:
         raise CommandExecutionError(f"Cannot write {path}: {exc}") from exc
-    __salt__["ciphermail_ledger.set_playbook_pending"](True)
 
 
 def override_set(values):
@@ -565,11 +566,11 @@ def override_delete_if_empty():
     text = _read_text(path)
     if text is None or _parse_vars(text, path):
         return False
+    __salt__["ciphermail_ledger.set_playbook_pending"](True)
     try:
         os.remove(path)
     except OSError as exc:
         raise CommandExecutionError(f"Cannot delete {path}: {exc}") from exc
-    __salt__["ciphermail_ledger.set_playbook_pending"](True)
     return True
 
 

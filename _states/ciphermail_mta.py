@@ -113,10 +113,23 @@ def transport_present(name, host, port=None):
         plan = _mta("transport_set", name, nexthop, test=True)
         if plan["changes"] and not test:
             _remember_transport(name.lower(), plan)
-            plan = _mta("transport_set", name, nexthop)
+            try:
+                plan = _mta("transport_set", name, nexthop)
+            except CommandExecutionError:
+                changes.update(_made_before_failure(name, nexthop, plan["changes"]))
+                raise
         return _report(test, changes, plan["changes"], f"{name} goes to {nexthop} ({plan['table']})")
 
     return _run(name, work)
+
+
+def _made_before_failure(name, nexthop, planned):
+    """The planned changes a failed ``transport_set`` made anyway (a later step such as postmap failed)."""
+    try:
+        left = _mta("transport_set", name, nexthop, test=True)["changes"]
+    except CommandExecutionError:
+        return {}
+    return {item: change for item, change in planned.items() if item not in left}
 
 
 def _take_back_nexthop(name, force, test):

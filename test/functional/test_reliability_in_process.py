@@ -9,12 +9,11 @@ A write interrupted part-way:
     table, main.cf (mynetworks) and the Ansible override file keep their
     previous bytes, the state says it failed, and the next run repairs it;
 (b) ``postmap`` fails after the table's source file was written: the state
-    fails, and the next run, with a working postmap, rebuilds the stale
-    database (predicted by test=True); the failed run should also report
-    the nexthop change it made (it does not: xfail);
-(c) the process dies after the override file was written but before the
-    playbook run was remembered as pending: the next run must still run
-    cm-run-playbook.
+    fails, reporting the nexthop change it made, and the next run, with a
+    working postmap, rebuilds the stale database (predicted by test=True);
+(c) the run fails right after the override file was written (before the
+    state could finish): the next run must still run cm-run-playbook,
+    although the file no longer changes.
 
 A ``ciphermail-cli`` that hangs: ``cli_timeout`` cuts it off.
 
@@ -305,16 +304,6 @@ def test_failed_postmap_fails_the_state_and_the_next_run_rebuilds_the_stale_data
     assert path.read_text() == ADMIN_TRANSPORT + f"{DOMAIN} {NEXTHOP}\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ciphermail_mta.transport_set rewrites the table's source file, then raises when postmap fails; "
-        "transport_present takes its changes only from transport_set's return value, so the failed run "
-        "reports changes {} although the source file now routes the domain elsewhere, and the next run "
-        "reports only postmap stale -> rebuilt: the nexthop change appears in no run's changes "
-        "(_utils/ciphermail_split_state.run promises that changes made before a failure are reported)"
-    ),
-)
 def test_failed_postmap_run_reports_the_nexthop_change_it_made(states, gateway, loaders, tmp_path):
     path, _ = use_transport_table(gateway, ADMIN_TRANSPORT + f"{DOMAIN} smtp:[old-portal.example.net]\n")
     loaders.opts["ciphermail_split"]["lookup"]["postmap"] = [str(failing_postmap(tmp_path))]
@@ -329,31 +318,27 @@ def test_failed_postmap_run_reports_the_nexthop_change_it_made(states, gateway, 
 # -- (c) the override written, the pending playbook not yet remembered -------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ciphermail.override_set renames the override file into place first and only then marks "
-        "cm-run-playbook pending in the ledger; a crash between the two leaves the key in the file "
-        "and no pending mark, so every later run reports success without running the playbook"
-    ),
-)
-def test_crash_between_override_write_and_pending_mark_still_runs_the_playbook_next_time(run_sls, gateway, monkeypatch):
+def test_failure_right_after_the_override_write_still_runs_the_playbook_next_time(run_sls, gateway, monkeypatch):
     override = gateway.ansible_vars_dir / OVERRIDE_FILE
-    ledger = gateway.state_dir / "ledger.json"
+    real_chmod = os.chmod
 
-    def after_the_override_write(path):
-        return path == str(ledger) and override.exists() and OVERRIDE_KEY in override.read_text()
+    def chmod(path, mode, *args, **kwargs):
+        # The last step of the override write, after the rename: the file is in place.
+        if os.fspath(path) == str(override):
+            raise OSError(errno.EIO, CRASH, os.fspath(path))
+        return real_chmod(path, mode, *args, **kwargs)
 
     with monkeypatch.context() as patch:
-        crash_on_rename(patch, after_the_override_write)
+        patch.setattr(os, "chmod", chmod)
         crashed = {ret.name: ret for ret in run_sls(MAIN_SLS)}
 
     assert crashed["override"].result is False
-    assert yaml.safe_load(override.read_text()) == {OVERRIDE_KEY: True}  # the crash came after it
+    assert yaml.safe_load(override.read_text()) == {OVERRIDE_KEY: True}  # the failure came after it
     assert playbook_calls(gateway) == []
 
-    recovered = run_sls(MAIN_SLS)
-    assert all(ret.result is True for ret in recovered), [(ret.name, ret.comment) for ret in recovered]
+    recovered = {ret.name: ret for ret in run_sls(MAIN_SLS)}
+    assert recovered["override"].changes == {}  # the file is already as wanted
+    assert recovered["playbook"].changes == {"playbook": {"old": "pending", "new": "applied"}}
     assert playbook_record(gateway) == {"runs": 1, "applied": {OVERRIDE_KEY: True}}
 
 

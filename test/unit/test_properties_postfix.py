@@ -88,7 +88,7 @@ def test_only_ports_from_1_to_65535_pass(port):
     try:
         nexthop = values.nexthop("portal.example.net", port)
     except SaltInvocationError:
-        assert isinstance(port, bool) or not str(port).isdigit() or not 1 <= int(port) <= 65535
+        assert isinstance(port, bool) or not re.fullmatch(r"[0-9]{1,5}", str(port)) or not 1 <= int(port) <= 65535
         return
     assert 1 <= int(nexthop.rsplit(":", 1)[1]) <= 65535
 
