@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-import salt.utils.atomicfile
+import ciphermail_split_files as files
 import yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -43,6 +43,8 @@ CLI_COMMANDS = {
 #: Lines of playbook output shown when it fails.
 PLAYBOOK_TAIL_LINES = 20
 PLAYBOOK_LOG = "playbook.log"
+#: Mode of the override file (Ansible runs as root; the file holds no secret).
+OVERRIDE_MODE = 0o644
 #: What Ansible loads from a group_vars directory ("" = no extension).
 ANSIBLE_VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 
@@ -309,16 +311,6 @@ def override_path():
     return os.path.join(conf["ansible_vars_dir"], conf["override_file"])
 
 
-def _read_text(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CommandExecutionError(f"Cannot read {path}: {exc}") from exc
-
-
 def _parse_vars(text, path):
     try:
         data = yaml.safe_load(text) if text else None
@@ -343,7 +335,7 @@ def override_read():
         salt main-gw ciphermail.override_read
     """
     path = override_path()
-    return _parse_vars(_read_text(path), path)
+    return _parse_vars(files.read_text(path), path)
 
 
 def _ansible_vars_files(vars_dir, prefix=""):
@@ -382,7 +374,7 @@ def ansible_vars():
     vars_dir = __salt__["ciphermail_split.host_settings"]()["ansible_vars_dir"]
     values, origin = {}, {}
     for name, path in _ansible_vars_files(vars_dir):
-        for key, value in _parse_vars(_read_text(path), path).items():
+        for key, value in _parse_vars(files.read_text(path), path).items():
             values[key] = value
             origin[key] = name
     return {"values": values, "origin": origin}
@@ -410,7 +402,7 @@ def override_shadowed(values):
         if not later and name > conf["override_file"]:
             later = True
         if later:
-            for key, value in _parse_vars(_read_text(path), path).items():
+            for key, value in _parse_vars(files.read_text(path), path).items():
                 if key in values and normalise_value(value) != normalise_value(values[key]):
                     shadowed[key] = name
     return shadowed
@@ -497,11 +489,9 @@ def _write_override(path, text, expected):
     __salt__["ciphermail_ledger.set_playbook_pending"](True)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with salt.utils.atomicfile.atomic_open(path, "w") as handle:
-            handle.write(text)
-        os.chmod(path, 0o644)
     except OSError as exc:
-        raise CommandExecutionError(f"Cannot write {path}: {exc}") from exc
+        raise CommandExecutionError(f"Cannot create {os.path.dirname(path)}: {exc}") from exc
+    files.write_text(path, text, mode=OVERRIDE_MODE)
 
 
 def override_set(values):
@@ -519,7 +509,7 @@ def override_set(values):
     """
     values = normalise_override(values)
     path = override_path()
-    text = _read_text(path)
+    text = files.read_text(path)
     current = _parse_vars(text, path)
     wanted = {**current, **values}
     if text is not None and _same_vars(current, wanted):
@@ -541,7 +531,7 @@ def override_remove(keys):
         salt main-gw ciphermail.override_remove '[ciphermail_backend__remote_portal_enabled]'
     """
     path = override_path()
-    text = _read_text(path)
+    text = files.read_text(path)
     current = _parse_vars(text, path)
     present = [key for key in keys if key in current]
     if not present:
@@ -563,7 +553,7 @@ def override_delete_if_empty():
         salt main-gw ciphermail.override_delete_if_empty
     """
     path = override_path()
-    text = _read_text(path)
+    text = files.read_text(path)
     if text is None or _parse_vars(text, path):
         return False
     __salt__["ciphermail_ledger.set_playbook_pending"](True)
@@ -640,5 +630,5 @@ def _run_logged(argv, extra_env, timeout, log_path):
 
 
 def _tail(path, count):
-    text = _read_text(path) or ""
+    text = files.read_text(path) or ""
     return text.splitlines()[-count:]

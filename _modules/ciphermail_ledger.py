@@ -21,7 +21,7 @@ import json
 import logging
 import os
 
-import salt.utils.atomicfile
+import ciphermail_split_files as files
 from salt.exceptions import CommandExecutionError
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,12 @@ def _ledger_path():
 
 def _load():
     path = _ledger_path()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
+    text = files.read_text(path)
+    if text is None:
         return {"records": {}, "playbook_pending": False}
-    except (OSError, ValueError) as exc:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
         raise CommandExecutionError(f"Cannot read the ciphermail_split ledger {path}: {exc}") from exc
     data.setdefault("records", {})
     data.setdefault("playbook_pending", False)
@@ -57,12 +57,9 @@ def _save(data):
     path = _ledger_path()
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with salt.utils.atomicfile.atomic_open(path, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(path, 0o600)
     except OSError as exc:
-        raise CommandExecutionError(f"Cannot write the ciphermail_split ledger {path}: {exc}") from exc
+        raise CommandExecutionError(f"Cannot create the ciphermail_split state directory: {exc}") from exc
+    files.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 def _record_id(kind, key):

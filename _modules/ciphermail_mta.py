@@ -35,11 +35,11 @@ import contextlib
 import logging
 import os
 import re
-import stat
 import tempfile
 
 import ciphermail_postfix_text as postfix_text
 import ciphermail_postfix_values as postfix_values
+import ciphermail_split_files as files
 from salt.exceptions import CommandExecutionError
 
 log = logging.getLogger(__name__)
@@ -164,51 +164,6 @@ def _main_cf(settings):
     return os.path.join(settings["postfix_config_dir"], "main.cf")
 
 
-def _read(path):
-    """The text of ``path`` (every byte kept), or None when it does not exist."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "surrogateescape")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CommandExecutionError(f"Cannot read {path}: {exc}") from exc
-
-
-def _write(path, text):
-    """Replace ``path`` atomically, keeping its mode and owner (a new file: 0644)."""
-    directory, name = os.path.split(path)
-    try:
-        try:
-            existing = os.stat(path)
-        except FileNotFoundError:
-            existing = None
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(text.encode("utf-8", "surrogateescape"))
-                stream.flush()
-                os.fsync(stream.fileno())
-            if existing is None:
-                os.chmod(temporary, 0o644)
-            else:
-                os.chmod(temporary, stat.S_IMODE(existing.st_mode))
-                if (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
-                    os.chown(temporary, existing.st_uid, existing.st_gid)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-        directory_handle = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_handle)
-        finally:
-            os.close(directory_handle)
-    except OSError as exc:
-        raise CommandExecutionError(f"Cannot write {path}: {exc}") from exc
-
-
 def main_cf_get(parameter):
     """
     Return the value ``main.cf`` itself sets for ``parameter`` (continuation
@@ -222,7 +177,7 @@ def main_cf_get(parameter):
         salt main-gw ciphermail_mta.main_cf_get transport_maps
     """
     parameter = postfix_values.parameter_name(parameter)
-    return postfix_text.parameter_value(_read(_main_cf(_settings())) or "", parameter)
+    return postfix_text.parameter_value(files.read_text(_main_cf(_settings())) or "", parameter)
 
 
 def main_cf_set(parameter, value=None, test=False):
@@ -247,7 +202,7 @@ def main_cf_set(parameter, value=None, test=False):
 
 
 def _set_main_cf(settings, parameter, value, test):
-    text = _read(_main_cf(settings)) or ""
+    text = files.read_text(_main_cf(settings)) or ""
     if postfix_text.parameter_value(text, parameter) == value:
         return {}
     old = _postconf_values(settings, parameter)[0]
@@ -340,7 +295,7 @@ def transport_get(domain):
     """
     key = postfix_values.table_key(domain)
     table = _transport_table(_settings())
-    return postfix_text.table_value(_read(table["path"]) or "", key)
+    return postfix_text.table_value(files.read_text(table["path"]) or "", key)
 
 
 def transport_lookup(domain):
@@ -382,7 +337,7 @@ def transport_set(domain, nexthop, test=False):
     value = postfix_values.one_line(nexthop, "nexthop", "a transport such as smtp:[portal.example.net]")
     settings = _settings()
     table = _transport_table(settings)
-    text = _read(table["path"])
+    text = files.read_text(table["path"])
     current = postfix_text.table_value(text or "", key)
     changes = {}
     if not table["configured"]:
@@ -395,7 +350,7 @@ def transport_set(domain, nexthop, test=False):
         changes["postmap"] = {"old": "stale", "new": "rebuilt"}
     if changes and not test:
         if "nexthop" in changes:
-            _write(table["path"], postfix_text.set_table_entry(text or "", key, value))
+            files.write_text(table["path"], postfix_text.set_table_entry(text or "", key, value))
         if "nexthop" in changes or "postmap" in changes:
             _rebuild(settings, table, key, value)
         if "transport_maps" in changes:
@@ -421,7 +376,7 @@ def transport_delete(domain, test=False):
     key = postfix_values.table_key(domain)
     settings = _settings()
     table = _transport_table(settings)
-    text = _read(table["path"])
+    text = files.read_text(table["path"])
     if text is None:
         return {"table": table["table"], "changes": {}, "entries_left": None}
     current = postfix_text.table_value(text, key)
@@ -430,7 +385,7 @@ def transport_delete(domain, test=False):
     if current is not None:
         changes["nexthop"] = {"old": current, "new": postfix_text.table_value(remaining, key)}
         if not test:
-            _write(table["path"], remaining)
+            files.write_text(table["path"], remaining)
             _rebuild(settings, table, key, changes["nexthop"]["new"])
     return {"table": table["table"], "changes": changes, "entries_left": len(postfix_text.table_entries(remaining))}
 
@@ -450,7 +405,7 @@ def transport_file_remove(table):
     """
     kind, path = spec = postfix_values.table_file(table)
     settings = _settings()
-    text = _read(path)
+    text = files.read_text(path)
     if text is None:
         return {}
     if postfix_text.table_entries(text):
@@ -513,7 +468,7 @@ def mynetworks_update(
     add, remove = postfix_values.mynetworks_changes(add, remove, allow_networks)
     settings = _settings()
     path = _main_cf(settings)
-    text = _read(path)
+    text = files.read_text(path)
     if text is None:
         raise CommandExecutionError(f"{path} does not exist")
     defined = postfix_text.parameter_elements(text, parameter)
@@ -537,10 +492,10 @@ def mynetworks_update(
     if unset:
         _run(settings, "postconf", ["-X", parameter])
     else:
-        _write(path, edited)
+        files.write_text(path, edited)
     shown = _postconf_list(settings, parameter)
     if shown != new:
-        _write(path, text)
+        files.write_text(path, text)
         raise CommandExecutionError(
             f"postconf -h {parameter} shows {shown} after editing {path}; expected {new}. "
             f"{path} was put back as it was."

@@ -320,16 +320,16 @@ def test_failed_postmap_run_reports_the_nexthop_change_it_made(states, gateway, 
 
 def test_failure_right_after_the_override_write_still_runs_the_playbook_next_time(run_sls, gateway, monkeypatch):
     override = gateway.ansible_vars_dir / OVERRIDE_FILE
-    real_chmod = os.chmod
+    real_replace = os.replace
 
-    def chmod(path, mode, *args, **kwargs):
-        # The last step of the override write, after the rename: the file is in place.
-        if os.fspath(path) == str(override):
-            raise OSError(errno.EIO, CRASH, os.fspath(path))
-        return real_chmod(path, mode, *args, **kwargs)
+    def replace(src, dst, *args, **kwargs):
+        # The override file is renamed into place, then the run dies.
+        real_replace(src, dst, *args, **kwargs)
+        if os.fspath(dst) == str(override):
+            raise OSError(errno.EIO, CRASH, os.fspath(dst))
 
     with monkeypatch.context() as patch:
-        patch.setattr(os, "chmod", chmod)
+        patch.setattr(os, "replace", replace)
         crashed = {ret.name: ret for ret in run_sls(MAIN_SLS)}
 
     assert crashed["override"].result is False

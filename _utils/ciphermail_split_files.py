@@ -1,0 +1,81 @@
+"""
+Reading and replacing the text files the formula edits (the transport
+table's source, main.cf, the Ansible override file, the ledger), imported as
+a plain module by the execution modules.
+
+A file is replaced atomically: the new text goes to a hidden temporary file
+in the same directory (Postfix and Ansible skip dot files), is flushed to
+disk with its final mode and owner, and is renamed over the old one, so a
+reader sees the old file or the new one, never a part. If anything fails
+before the rename, the old file is untouched and the temporary file is gone.
+"""
+
+import contextlib
+import os
+import stat
+import tempfile
+
+from salt.exceptions import CommandExecutionError
+
+NEW_FILE_MODE = 0o644
+
+
+def read_text(path):
+    """The text of ``path`` (every byte kept), or None when it does not exist."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CommandExecutionError(f"Cannot read {path}: {exc}") from exc
+
+
+def write_text(path, text, mode=None):
+    """
+    Replace ``path`` with ``text`` atomically. ``mode``: the file's mode;
+    None keeps the mode and owner of the file it replaces (0644 for a new
+    file).
+    """
+    directory, name = os.path.split(path)
+    try:
+        existing = _stat_or_none(path)
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(text.encode("utf-8", "surrogateescape"))
+                stream.flush()
+                os.fsync(stream.fileno())
+            _copy_or_set_mode(temporary, existing, mode)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        _sync_directory(directory)
+    except OSError as exc:
+        raise CommandExecutionError(f"Cannot write {path}: {exc}") from exc
+
+
+def _stat_or_none(path):
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _copy_or_set_mode(temporary, existing, mode):
+    if mode is not None or existing is None:
+        os.chmod(temporary, NEW_FILE_MODE if mode is None else mode)
+        return
+    os.chmod(temporary, stat.S_IMODE(existing.st_mode))
+    if (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
+        os.chown(temporary, existing.st_uid, existing.st_gid)
+
+
+def _sync_directory(directory):
+    handle = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
