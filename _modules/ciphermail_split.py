@@ -16,7 +16,7 @@ import re
 import shlex
 
 import salt.utils.path
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ _COMMAND_KEYS = ("cli", "playbook_cmd", "postconf", "postmap", "postfix")
 _PATH_KEYS = ("ansible_vars_dir", "postfix_config_dir", "state_dir")
 _TIMEOUT_KEYS = ("cli_timeout", "playbook_timeout", "postfix_timeout")
 _MAX_TIMEOUT = 86400
+#: What is shown instead of a value of ``command_env``.
+MASK = "********"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
 
@@ -163,6 +165,10 @@ def tool_problem(tool):
     return None
 
 
+def _masked(env):
+    return {name: MASK for name in env}
+
+
 def settings(lookup=None):
     """
     Return the effective host settings (see :func:`host_settings`) with the
@@ -175,7 +181,7 @@ def settings(lookup=None):
         salt main-gw ciphermail_split.settings
     """
     shown = host_settings(lookup)
-    shown["command_env"] = {name: "********" for name in shown["command_env"]}
+    shown["command_env"] = _masked(shown["command_env"])
     return shown
 
 
@@ -281,6 +287,29 @@ def _check_portal(config, cleaning):
         _relabel(f"{key}[{index}]", __salt__["ciphermail_mta.mynetworks_entry"], address, config["allow_networks"])
 
 
+#: The checks of the other modules that validating a pillar uses.
+_CHECKS = (
+    "ciphermail.normalise_domain",
+    "ciphermail.normalise_property_name",
+    "ciphermail.normalise_value",
+    "ciphermail.normalise_override",
+    "ciphermail_mta.nexthop",
+    "ciphermail_mta.mynetworks_entry",
+    "ciphermail_mta.parameter_name",
+)
+
+
+def _require_checks():
+    """Fail with the loader's reason when a module of the formula did not load."""
+    for function in _CHECKS:
+        if function not in __salt__:
+            reason = __salt__.missing_fun_string(function) if hasattr(__salt__, "missing_fun_string") else ""
+            raise CommandExecutionError(
+                f"{function} is not available ({reason}); "
+                "run saltutil.sync_all so the formula's _modules and _utils are on the minion"
+            )
+
+
 def validate_pillar(pillar=None, defaults=None, sls=None):
     """
     Validate pillar ``ciphermail_split`` and return it merged over the
@@ -305,7 +334,7 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
         salt main-gw ciphermail_split.validate_pillar
     """
     if pillar is None:
-        pillar = __salt__["pillar.get"](PILLAR_KEY, {})
+        pillar = __pillar__.get(PILLAR_KEY, {})
     if defaults is None:
         defaults = _formula_defaults()
     if not isinstance(pillar, dict):
@@ -319,6 +348,7 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
     if sls_role and sls_role != config["role"]:
         raise _bad(f"{PILLAR_KEY}:role", config["role"], f"{sls_role}, since {sls} configures a {sls_role} gateway")
     host_settings(config["lookup"])
+    _require_checks()
     _check_lookup(config["lookup"])
     for messenger, enabled in config["messengers"].items():
         _check_bool(f"{PILLAR_KEY}:messengers:{messenger}", enabled)
@@ -327,4 +357,7 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
         _check_main(config, cleaning)
     if config["role"] == "portal":
         _check_portal(config, cleaning)
+    # The SLS files never need the credentials; keep them out of mapdata.
+    if "command_env" in config["lookup"]:
+        config["lookup"] = {**config["lookup"], "command_env": _masked(config["lookup"]["command_env"])}
     return config

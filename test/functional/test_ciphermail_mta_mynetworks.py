@@ -6,9 +6,7 @@ Postfix configuration directory.
 
 import pytest
 from support.samples import SPREAD_OUT_MAIN_CF
-
-BASE = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-
+from support.values import BASE_MYNETWORKS
 
 
 def _main_cf(gateway):
@@ -33,7 +31,7 @@ def _absent(states, test=False, **kwargs):
 
 
 def test_ipv6_main_gateway_bracketed_a_changed_address_replaces_it_and_a_second_run_does_nothing(states, gateway):
-    expected = {"mynetworks": {"old": BASE, "new": [*BASE, "[2001:db8::10]/128"]}}
+    expected = {"mynetworks": {"old": BASE_MYNETWORKS, "new": [*BASE_MYNETWORKS, "[2001:db8::10]/128"]}}
     files = gateway.files()
 
     predicted = _present(states, ["2001:DB8:0::10"], test=True)
@@ -44,12 +42,12 @@ def test_ipv6_main_gateway_bracketed_a_changed_address_replaces_it_and_a_second_
     assert gateway.postconf("mynetworks") == "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128, [2001:db8::10]/128"
 
     # The main gateway moved: the old address must not keep its relay rights.
-    moved = {"mynetworks": {"old": [*BASE, "[2001:db8::10]/128"], "new": [*BASE, "192.0.2.11"]}}
+    moved = {"mynetworks": {"old": [*BASE_MYNETWORKS, "[2001:db8::10]/128"], "new": [*BASE_MYNETWORKS, "192.0.2.11"]}}
     predicted = _present(states, ["192.0.2.11"], test=True)
     assert (predicted.result, predicted.changes) == (None, moved)
     applied = _present(states, ["192.0.2.11"])
     assert (applied.result, applied.changes) == (True, moved)
-    assert _elements(gateway) == [*BASE, "192.0.2.11"]
+    assert _elements(gateway) == [*BASE_MYNETWORKS, "192.0.2.11"]
 
     gateway.age_config()
     stamp = _main_cf(gateway).stat().st_mtime_ns, _main_cf(gateway).stat().st_ino
@@ -133,9 +131,9 @@ def test_an_unset_parameter_is_written_out_and_unset_again(states, gateway):
 
 def test_module_functions(modules, gateway):
     mta = modules.ciphermail_mta
-    assert mta.mynetworks_get() == BASE
+    assert mta.mynetworks_get() == BASE_MYNETWORKS
     result = mta.mynetworks_add(["192.0.2.10", "[::1]"], test=True)
-    assert (result["added"], result["new"]) == (["192.0.2.10"], [*BASE, "192.0.2.10"])
-    assert mta.mynetworks_get() == BASE
-    assert mta.main_cf_get("mynetworks") == " ".join(BASE)
+    assert (result["added"], result["new"]) == (["192.0.2.10"], [*BASE_MYNETWORKS, "192.0.2.10"])
+    assert mta.mynetworks_get() == BASE_MYNETWORKS
+    assert mta.main_cf_get("mynetworks") == " ".join(BASE_MYNETWORKS)
     assert mta.main_cf_get("transport_maps") is None

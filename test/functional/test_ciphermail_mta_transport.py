@@ -13,8 +13,7 @@ import time
 
 import pytest
 from support.sandbox import REPO_ROOT
-
-DOMAIN = "relay-to-webmail.private"
+from support.values import DOMAIN
 
 ADMIN_TRANSPORT = """\
 # Transport table, maintained by the mail team.

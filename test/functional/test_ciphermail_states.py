@@ -8,17 +8,8 @@ import shlex
 
 import pytest
 import yaml
-from support.samples import VENDOR_PORTAL_COMMANDS
-
-DOMAIN = "relay-to-webmail.private"
-OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
-TRIGGERS = {
-    "trigger-webmail-header": "X-Keep-CipherMail-To-Webmail: True",
-    "trigger-webmail-header-enabled": True,
-    "trigger-otp-encryption-header": "X-Keep-CipherMail-To-PDF-OTP: True",
-    "trigger-otp-encryption-header-enabled": True,
-}
-
+from support.samples import MAIN_ROLE_SLS, VENDOR_PORTAL_COMMANDS
+from support.values import DOMAIN, OVERRIDE_KEY, TRIGGERS
 
 
 @pytest.fixture
@@ -193,16 +184,6 @@ def test_bad_property_value_fails_before_any_write(states, gateway):
 
 # -- the playbook ------------------------------------------------------------------------
 
-MAIN_SLS = f"""
-override:
-  ciphermail.override_keys_present:
-    - values:
-        {OVERRIDE_KEY}: true
-playbook:
-  ciphermail.playbook_applied:
-    - watch:
-      - ciphermail: override
-"""
 
 
 def playbook_runs(gateway):
@@ -210,41 +191,41 @@ def playbook_runs(gateway):
 
 
 def test_playbook_runs_once_when_the_override_changes(run_sls, gateway):
-    predicted = run_sls(MAIN_SLS, test=True)
+    predicted = run_sls(MAIN_ROLE_SLS, test=True)
     assert playbook_runs(gateway) == []
-    live = run_sls(MAIN_SLS)
+    live = run_sls(MAIN_ROLE_SLS)
     assert {r.name: r.changes for r in live} == {r.name: r.changes for r in predicted}
     assert [r.result for r in predicted] == [None, None]
     assert len(playbook_runs(gateway)) == 1
     assert gateway.sim_state()["playbook"]["applied"] == {OVERRIDE_KEY: True}
 
-    again = run_sls(MAIN_SLS)
+    again = run_sls(MAIN_ROLE_SLS)
     assert [r.changes for r in again] == [{}, {}]
     assert len(playbook_runs(gateway)) == 1
 
 
 def test_failed_playbook_is_retried_until_it_succeeds(run_sls, gateway, monkeypatch):
     monkeypatch.setenv("CIPHERMAIL_SIM_FAIL", "run-playbook")
-    failed = run_sls(MAIN_SLS)
+    failed = run_sls(MAIN_ROLE_SLS)
     playbook = [r for r in failed if r.name == "playbook"][0]
     assert playbook.result is False
     assert "FAILED" in playbook.comment  # the tail of its output
     assert len(playbook_runs(gateway)) == 1  # never twice in one run
 
     # The override file is unchanged now, yet the next run retries.
-    still_failing = run_sls(MAIN_SLS)
+    still_failing = run_sls(MAIN_ROLE_SLS)
     assert [r.changes for r in still_failing if r.name == "override"] == [{}]
     assert len(playbook_runs(gateway)) == 2
 
     monkeypatch.delenv("CIPHERMAIL_SIM_FAIL")
-    predicted = run_sls(MAIN_SLS, test=True)
+    predicted = run_sls(MAIN_ROLE_SLS, test=True)
     assert [r.result for r in predicted if r.name == "playbook"] == [None]
-    recovered = run_sls(MAIN_SLS)
+    recovered = run_sls(MAIN_ROLE_SLS)
     assert all(r.result is True for r in recovered)
     assert len(playbook_runs(gateway)) == 3
     assert gateway.sim_state()["playbook"]["runs"] == 1
 
-    run_sls(MAIN_SLS)
+    run_sls(MAIN_ROLE_SLS)
     assert len(playbook_runs(gateway)) == 3
 
 

@@ -38,15 +38,18 @@ import textwrap
 import psutil
 import salt.utils.atomicfile
 import yaml
+from support.samples import MAIN_ROLE_SLS
+from support.values import (
+    BASE_MYNETWORKS,
+    DOMAIN,
+    MAIN_GATEWAY_ADDRESS,
+    OVERRIDE_FILE,
+    OVERRIDE_KEY,
+)
 
-DOMAIN = "relay-to-webmail.private"
 PORTAL = "portal.example.net"
 NEXTHOP = f"smtp:[{PORTAL}]"
-MAIN_GATEWAY = "192.0.2.10"
 ADMIN_HOST = "198.51.100.7"
-BASE_MYNETWORKS = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
-OVERRIDE_FILE = "ciphermail-split-mode.yml"
 CRASH = "simulated crash before the rename"
 
 ADMIN_TRANSPORT = """\
@@ -57,16 +60,6 @@ partner.example  smtp:[mx.partner.example]:2525
 """
 ADMIN_OVERRIDE = "---\n# admin's note: keep the backup schedule\nsome_admin_key: 42\n"
 
-MAIN_SLS = f"""
-override:
-  ciphermail.override_keys_present:
-    - values:
-        {OVERRIDE_KEY}: true
-playbook:
-  ciphermail.playbook_applied:
-    - watch:
-      - ciphermail: override
-"""
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -117,7 +110,7 @@ def transport_present(states, test=False):
 
 
 def mynetworks_present(states, test=False):
-    return states.ciphermail_mta.mynetworks_present(name="main gateway", addresses=[MAIN_GATEWAY], test=test)
+    return states.ciphermail_mta.mynetworks_present(name="main gateway", addresses=[MAIN_GATEWAY_ADDRESS], test=test)
 
 
 def mynetworks(gateway):
@@ -214,10 +207,10 @@ def test_interrupted_main_cf_write_keeps_mynetworks_and_the_next_run_repairs_it(
     assert mynetworks(gateway) == BASE_MYNETWORKS
 
     assert converge(gateway, functools.partial(mynetworks_present, states)) == {
-        "mynetworks": {"old": BASE_MYNETWORKS, "new": [*BASE_MYNETWORKS, MAIN_GATEWAY]}
+        "mynetworks": {"old": BASE_MYNETWORKS, "new": [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]}
     }
-    assert mynetworks(gateway) == [*BASE_MYNETWORKS, MAIN_GATEWAY]
-    assert main_cf.read_bytes() == before.replace(b"[::1]/128\n", f"[::1]/128, {MAIN_GATEWAY}\n".encode())
+    assert mynetworks(gateway) == [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]
+    assert main_cf.read_bytes() == before.replace(b"[::1]/128\n", f"[::1]/128, {MAIN_GATEWAY_ADDRESS}\n".encode())
 
 
 def test_interrupted_override_write_keeps_the_file_runs_no_playbook_and_the_next_run_repairs_it(
@@ -228,7 +221,7 @@ def test_interrupted_override_write_keeps_the_file_runs_no_playbook_and_the_next
 
     with monkeypatch.context() as patch:
         crash_on_rename_to(patch, override)
-        crashed = {ret.name: ret for ret in run_sls(MAIN_SLS)}
+        crashed = {ret.name: ret for ret in run_sls(MAIN_ROLE_SLS)}
 
     assert crashed["override"].result is False
     assert str(override) in crashed["override"].comment and CRASH in crashed["override"].comment
@@ -240,7 +233,7 @@ def test_interrupted_override_write_keeps_the_file_runs_no_playbook_and_the_next
     assert playbook_calls(gateway) == []
     assert playbook_record(gateway) == {"runs": 0, "applied": {}}
 
-    changes, writes = converge_sls(gateway, run_sls, MAIN_SLS)
+    changes, writes = converge_sls(gateway, run_sls, MAIN_ROLE_SLS)
     assert changes == {
         "override": {OVERRIDE_KEY: {"old": None, "new": "true"}},
         "playbook": {"playbook": {"old": "pending", "new": "applied"}},
@@ -328,13 +321,13 @@ def test_failure_right_after_the_override_write_still_runs_the_playbook_next_tim
 
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", replace)
-        crashed = {ret.name: ret for ret in run_sls(MAIN_SLS)}
+        crashed = {ret.name: ret for ret in run_sls(MAIN_ROLE_SLS)}
 
     assert crashed["override"].result is False
     assert yaml.safe_load(override.read_text()) == {OVERRIDE_KEY: True}  # the failure came after it
     assert playbook_calls(gateway) == []
 
-    recovered = {ret.name: ret for ret in run_sls(MAIN_SLS)}
+    recovered = {ret.name: ret for ret in run_sls(MAIN_ROLE_SLS)}
     assert recovered["override"].changes == {}  # the file is already as wanted
     assert recovered["playbook"].changes == {"playbook": {"old": "pending", "new": "applied"}}
     assert playbook_record(gateway) == {"runs": 1, "applied": {OVERRIDE_KEY: True}}
@@ -384,7 +377,7 @@ def test_hung_cli_is_cut_off_by_cli_timeout_and_the_next_run_converges(states, g
 
 
 def test_a_moved_main_gateway_loses_its_relay_rights_and_the_admins_entries_stay(states, gateway):
-    old, admins_too, new, ipv6 = MAIN_GATEWAY, "192.0.2.12", "192.0.2.11", "[2001:db8::10]/128"
+    old, admins_too, new, ipv6 = MAIN_GATEWAY_ADDRESS, "192.0.2.12", "192.0.2.11", "[2001:db8::10]/128"
     main_cf = gateway.postfix_dir / "main.cf"
     text = main_cf.read_text().replace("[::1]/128\n", f"[::1]/128 {ADMIN_HOST} {admins_too}\n")
     main_cf.write_text(text)

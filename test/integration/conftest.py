@@ -6,15 +6,9 @@ configuration directory).
 
 import pytest
 from support.masterless import MasterlessMinion
-from support.sandbox import GatewaySandbox
+from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 pytestmark = pytest.mark.integration
-
-MAIN_GATEWAY_ADDRESS = "192.0.2.10"
-PORTAL_SERVER = "portal.dmz.example.net"
-
-MAIN_PILLAR = {"role": "main", "portal_server": PORTAL_SERVER}
-PORTAL_PILLAR = {"role": "portal", "main_gateway_addresses": [MAIN_GATEWAY_ADDRESS]}
 
 
 @pytest.fixture
@@ -22,10 +16,7 @@ def make_minion(tmp_path):
     """Build a masterless minion for a fresh sandboxed gateway with the given pillar."""
 
     def make(pillar, name="gw", main_cf_extra=""):
-        gateway = GatewaySandbox(tmp_path / name / "gateway", main_cf_extra=main_cf_extra)
-        minion = MasterlessMinion(tmp_path / name / "salt", f"{name}-minion", gateway, pillar)
-        minion.sync()
-        return minion
+        return MasterlessMinion.synced(tmp_path / name, name, pillar, main_cf_extra)
 
     return make
 

@@ -5,9 +5,8 @@ no file changes.
 """
 
 import pytest
-from conftest import MAIN_PILLAR, PORTAL_PILLAR
 from support.masterless import MasterlessMinion
-from support.sandbox import GatewaySandbox
+from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 WEBMAIL_HEADER = "ciphermail_split:lookup:triggers:webmail:header"
 
@@ -65,10 +64,7 @@ BAD_PILLARS = {
 @pytest.fixture(scope="module")
 def minion(tmp_path_factory):
     """One synced minion; each case gives it its own bad pillar."""
-    root = tmp_path_factory.mktemp("bad-pillar")
-    minion = MasterlessMinion(root / "salt", "bad-pillar-minion", GatewaySandbox(root / "gateway"), MAIN_PILLAR)
-    minion.sync()
-    return minion
+    return MasterlessMinion.synced(tmp_path_factory.mktemp("bad-pillar"), "bad-pillar", MAIN_PILLAR)
 
 
 @pytest.mark.parametrize("case", list(BAD_PILLARS))

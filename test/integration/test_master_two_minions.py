@@ -6,10 +6,10 @@ site runs the formula: ``salt '*' saltutil.sync_all``, then
 
 import pytest
 import yaml
-from conftest import MAIN_PILLAR, PORTAL_PILLAR
 from saltfactories.utils import random_string
 from support.masterless import gateway_pillar, link_formula
 from support.sandbox import GatewaySandbox
+from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 pytestmark = pytest.mark.integration
 

@@ -23,20 +23,20 @@ import psutil
 import pytest
 from support.masterless import MasterlessMinion
 from support.sandbox import SIMULATOR_DIR, GatewaySandbox
+from support.values import (
+    BASE_MYNETWORKS,
+    DOMAIN,
+    MAIN_GATEWAY_ADDRESS,
+    MAIN_PILLAR,
+    OVERRIDE_KEY,
+    PORTAL_PILLAR,
+    PORTAL_SERVER,
+    TRIGGERS,
+)
 
 pytestmark = pytest.mark.integration
 
-# The pillar of test/integration/conftest.py, spelled out here: "from conftest
-# import" finds whichever conftest pytest loaded last when several test
-# directories are given on one command line.
-MAIN_GATEWAY_ADDRESS = "192.0.2.10"
-PORTAL_SERVER = "portal.dmz.example.net"
-MAIN_PILLAR = {"role": "main", "portal_server": PORTAL_SERVER}
-PORTAL_PILLAR = {"role": "portal", "main_gateway_addresses": [MAIN_GATEWAY_ADDRESS]}
-DOMAIN = "relay-to-webmail.private"
 NEXTHOP = f"smtp:[{PORTAL_SERVER}]"
-OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
-BASE_MYNETWORKS = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
 ADMIN_HOST = "198.51.100.7"
 
 MYNETWORKS_STATE = "ciphermail_split-portal-mynetworks-present"
@@ -46,12 +46,6 @@ TRANSPORT_STATE = "ciphermail_split-main-transport-present"
 OVERRIDE_STATE = "ciphermail_split-main-override-present"
 PLAYBOOK_STATE = "ciphermail_split-main-playbook-applied"
 
-TRIGGERS = {
-    "trigger-webmail-header": "X-Keep-CipherMail-To-Webmail: True",
-    "trigger-webmail-header-enabled": "true",
-    "trigger-otp-encryption-header": "X-Keep-CipherMail-To-PDF-OTP: True",
-    "trigger-otp-encryption-header-enabled": "true",
-}
 PLAYBOOK_APPLIED = {"playbook": {"old": "pending", "new": "applied"}}
 
 TRANSPORT_MAPS_EXTRA = "transport_maps = hash:{root}/transport\n"
@@ -63,10 +57,7 @@ ADMIN_TRANSPORT = "# transport table of the mail team\nexample.org  smtp:[mail.e
 
 @pytest.fixture(scope="module")
 def shared_minion(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reliability")
-    minion = MasterlessMinion(root / "salt", "reliability-minion", GatewaySandbox(root / "unused"), PORTAL_PILLAR)
-    minion.sync()
-    return minion
+    return MasterlessMinion.synced(tmp_path_factory.mktemp("reliability"), "reliability", PORTAL_PILLAR)
 
 
 @pytest.fixture

@@ -6,10 +6,15 @@ role back.
 """
 
 import yaml
-from conftest import MAIN_GATEWAY_ADDRESS, MAIN_PILLAR, PORTAL_PILLAR, PORTAL_SERVER
+from support.values import (
+    DOMAIN,
+    MAIN_GATEWAY_ADDRESS,
+    MAIN_PILLAR,
+    OVERRIDE_KEY,
+    PORTAL_PILLAR,
+    PORTAL_SERVER,
+)
 
-DOMAIN = "relay-to-webmail.private"
-OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
 TRANSPORT_MAPS_EXTRA = "transport_maps = hash:{root}/transport\n"
 ADMIN_TRANSPORT = "# transport table of the admin\nexample.org  smtp:[mail.example.org]\n"
 

@@ -5,7 +5,7 @@ ledger, the call log or Salt's debug log.
 """
 
 import pytest
-from conftest import MAIN_PILLAR, PORTAL_PILLAR
+from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +23,11 @@ def test_credential_only_travels_in_the_environment(make_minion, pillar):
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         assert SECRET not in proc.stdout
         assert SECRET not in proc.stderr
-    proc = minion.salt_call("ciphermail_split.settings")
-    assert proc.returncode == 0
-    assert SECRET not in proc.stdout
-    assert "CIPHERMAIL_CLI_PASSWORD" in proc.stdout
+    for function in ("ciphermail_split.settings", "ciphermail_split.validate_pillar"):
+        proc = minion.salt_call(function)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert SECRET not in proc.stdout
+        assert "CIPHERMAIL_CLI_PASSWORD" in proc.stdout
 
     gateway = minion.gateway
     assert gateway.calls(), "the gateway was used"

@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-from support.sandbox import REPO_ROOT
+from support.sandbox import REPO_ROOT, GatewaySandbox
 
 FORMULA_PARTS = ("ciphermail_split", "_modules", "_states", "_utils")
 
@@ -72,6 +72,14 @@ class MasterlessMinion:
             "pillar_roots": {"base": [str(self.pillar_root)]},
         }
         (self.config_dir / "minion").write_text(yaml.safe_dump(config))
+
+    @classmethod
+    def synced(cls, root, name, pillar, main_cf_extra=""):
+        """A minion for a fresh sandboxed gateway under ``root``, its modules synced."""
+        gateway = GatewaySandbox(pathlib.Path(root) / "gateway", main_cf_extra=main_cf_extra)
+        minion = cls(pathlib.Path(root) / "salt", f"{name}-minion", gateway, pillar)
+        minion.sync()
+        return minion
 
     @property
     def log_file(self):

@@ -21,3 +21,15 @@ mynetworks = 127.0.0.0/8,
     192.0.2.0/24, hash:/etc/postfix/network_table
 relayhost =
 """
+
+#: The main role's override and playbook, as SLS text (functional tier).
+MAIN_ROLE_SLS = """
+override:
+  ciphermail.override_keys_present:
+    - values:
+        ciphermail_backend__remote_portal_enabled: true
+playbook:
+  ciphermail.playbook_applied:
+    - watch:
+      - ciphermail: override
+"""

@@ -1,0 +1,21 @@
+"""Values of the vendor page and the test pillars, shared by the test tiers."""
+
+DOMAIN = "relay-to-webmail.private"
+OVERRIDE_KEY = "ciphermail_backend__remote_portal_enabled"
+OVERRIDE_FILE = "ciphermail-split-mode.yml"
+
+#: The header triggers the portal role sets, as the vendor page gives them.
+TRIGGERS = {
+    "trigger-webmail-header": "X-Keep-CipherMail-To-Webmail: True",
+    "trigger-webmail-header-enabled": "true",
+    "trigger-otp-encryption-header": "X-Keep-CipherMail-To-PDF-OTP: True",
+    "trigger-otp-encryption-header-enabled": "true",
+}
+
+MAIN_GATEWAY_ADDRESS = "192.0.2.10"
+PORTAL_SERVER = "portal.dmz.example.net"
+MAIN_PILLAR = {"role": "main", "portal_server": PORTAL_SERVER}
+PORTAL_PILLAR = {"role": "portal", "main_gateway_addresses": [MAIN_GATEWAY_ADDRESS]}
+
+#: mynetworks of a fresh sandbox (support.sandbox.BASE_MAIN_CF).
+BASE_MYNETWORKS = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
