@@ -1,5 +1,5 @@
 # ciphermail-split-formula: developer entry points.
-#   make test   create .venv, install pinned requirements and postfix, run the suite
+#   make test   create .venv, install pinned requirements and postfix, lint, run the suite
 #   make demo   run both gateway roles against a sandbox (simulator + throwaway Postfix)
 #   make spm    build the SPM package into $(SPM_DIR)
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH):/usr/sbin:/sbin
 
-.PHONY: test demo spm venv postfix clean
+.PHONY: test lint demo spm venv postfix clean
 
 venv: $(VENV)/.installed
 
@@ -27,8 +27,11 @@ postfix:
 
 # Four workers on the two cores CI has: much of a test waits on Postfix (it
 # pauses while main.cf is younger than a second) or on child processes.
-test: venv postfix
+test: venv postfix lint
 	$(BIN)/python -m pytest -n 4
+
+lint: venv
+	$(BIN)/ruff check --quiet .
 
 demo: venv postfix
 	cd test && $(BIN)/python demo.py
