@@ -4,35 +4,20 @@ changes, the live run makes them, a second run changes nothing and writes
 nothing; clean-side states take back only what the formula did.
 """
 
+import functools
 import shlex
 
 import pytest
 import yaml
+from support.contract import converge_state
 from support.samples import MAIN_ROLE_SLS, VENDOR_PORTAL_COMMANDS
 from support.values import DOMAIN, OVERRIDE_KEY, TRIGGERS
 
 
 @pytest.fixture
 def converge(gateway):
-    """
-    Run a state with test=True, live, and live again. Asserts the contract
-    and returns the live changes.
-    """
-
-    def run(state_function, **kwargs):
-        predicted = state_function(test=True, **kwargs)
-        assert predicted.result is None if predicted.changes else predicted.result is True, predicted.comment
-        live = state_function(**kwargs)
-        assert live.result is True, live.comment
-        assert live.changes == predicted.changes
-        calls_before = len(gateway.calls())
-        again = state_function(**kwargs)
-        assert again.result is True, again.comment
-        assert again.changes == {}
-        assert gateway.write_calls(since=calls_before) == []
-        return live.changes
-
-    return run
+    """The run contract (support.contract) for one state function and its arguments."""
+    return lambda state_function, **kwargs: converge_state(gateway, functools.partial(state_function, **kwargs))
 
 
 def vendor_argv():

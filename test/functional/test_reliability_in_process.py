@@ -38,6 +38,7 @@ import textwrap
 import psutil
 import salt.utils.atomicfile
 import yaml
+from support.contract import converge_state
 from support.samples import MAIN_ROLE_SLS
 from support.values import (
     BASE_MYNETWORKS,
@@ -117,25 +118,6 @@ def mynetworks(gateway):
     return gateway.postconf("mynetworks").replace(",", " ").split()
 
 
-def converge(gateway, state_function):
-    """test=True, live, live again: the contract of every run; returns the live changes."""
-    calls, files = len(gateway.calls()), gateway.files()
-    predicted = state_function(test=True)
-    assert predicted.result is None, predicted.comment
-    assert gateway.files() == files
-    assert gateway.write_calls(since=calls) == []
-    live = state_function()
-    assert live.result is True, live.comment
-    assert live.changes == predicted.changes
-    gateway.age_config()
-    calls, files = len(gateway.calls()), gateway.files()
-    again = state_function()
-    assert (again.result, again.changes) == (True, {}), again.comment
-    assert gateway.files() == files
-    assert gateway.write_calls(since=calls) == []
-    return live.changes
-
-
 def converge_sls(gateway, run_sls, sls):
     """The same contract for an SLS run in-process (requisites, watch and mod_watch)."""
     calls = len(gateway.calls())
@@ -184,7 +166,7 @@ def test_interrupted_transport_write_keeps_the_table_and_the_next_run_repairs_it
     assert gateway.postmap_query(DOMAIN, table) is None
     assert gateway.postmap_query("partner.example", table) == "smtp:[mx.partner.example]:2525"
 
-    assert converge(gateway, functools.partial(transport_present, states)) == {"nexthop": {"old": None, "new": NEXTHOP}}
+    assert converge_state(gateway, functools.partial(transport_present, states)) == {"nexthop": {"old": None, "new": NEXTHOP}}
     assert path.read_text() == ADMIN_TRANSPORT + f"{DOMAIN} {NEXTHOP}\n"
     assert gateway.postmap_query(DOMAIN, table) == NEXTHOP
     assert gateway.postmap_query("example.com", table) == "smtp:[mx1.example.com]"
@@ -206,7 +188,7 @@ def test_interrupted_main_cf_write_keeps_mynetworks_and_the_next_run_repairs_it(
     assert visible_files(gateway.postfix_dir) == listing
     assert mynetworks(gateway) == BASE_MYNETWORKS
 
-    assert converge(gateway, functools.partial(mynetworks_present, states)) == {
+    assert converge_state(gateway, functools.partial(mynetworks_present, states)) == {
         "mynetworks": {"old": BASE_MYNETWORKS, "new": [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]}
     }
     assert mynetworks(gateway) == [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]
@@ -289,7 +271,7 @@ def test_failed_postmap_fails_the_state_and_the_next_run_rebuilds_the_stale_data
     predicted = transport_present(states, test=True)
     assert (predicted.result, predicted.changes) == (None, repair)
     assert gateway.postmap_query(DOMAIN, table) == "smtp:[old-portal.example.net]"
-    assert converge(gateway, functools.partial(transport_present, states)) == repair
+    assert converge_state(gateway, functools.partial(transport_present, states)) == repair
     assert gateway.postmap_query(DOMAIN, table) == NEXTHOP
     assert gateway.postmap_query("partner.example", table) == "smtp:[mx.partner.example]:2525"
     assert path.read_text() == ADMIN_TRANSPORT + f"{DOMAIN} {NEXTHOP}\n"
@@ -366,7 +348,7 @@ def test_hung_cli_is_cut_off_by_cli_timeout_and_the_next_run_converges(states, g
 
     monkeypatch.delenv("CIPHERMAIL_SIM_LATENCY_MS")
     del lookup["cli_timeout"]
-    assert converge(gateway, domain_present) == {
+    assert converge_state(gateway, domain_present) == {
         "domain": {"old": None, "new": DOMAIN},
         "revert-rewrite-recipient": {"old": None, "new": "true"},
     }
@@ -390,9 +372,9 @@ def test_a_moved_main_gateway_loses_its_relay_rights_and_the_admins_entries_stay
         )
 
     # Exactly the configured addresses that were missing; the admin's is not added twice.
-    assert converge(gateway, present([old, admins_too, "2001:DB8::10"])) == {
+    assert converge_state(gateway, present([old, admins_too, "2001:DB8::10"])) == {
         "mynetworks": {"old": before, "new": [*before, old, ipv6]}
     }
-    assert converge(gateway, present([new])) == {"mynetworks": {"old": [*before, old, ipv6], "new": [*before, new]}}
+    assert converge_state(gateway, present([new])) == {"mynetworks": {"old": [*before, old, ipv6], "new": [*before, new]}}
     assert mynetworks(gateway) == [*BASE_MYNETWORKS, ADMIN_HOST, admins_too, new]
     assert main_cf.read_text() == text.replace(f"{admins_too}\n", f"{admins_too}, {new}\n")

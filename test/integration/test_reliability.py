@@ -21,6 +21,7 @@ import sys
 
 import psutil
 import pytest
+from support.contract import converge_apply
 from support.masterless import MasterlessMinion
 from support.sandbox import SIMULATOR_DIR, GatewaySandbox
 from support.values import (
@@ -95,34 +96,6 @@ def apply(minion, test=False, env=None):
     return run
 
 
-def converge(minion):
-    """
-    The recovery contract: test=True predicts (and writes nothing), the live
-    run makes exactly those changes, a further run changes and writes
-    nothing. Returns the live run and the write calls it made.
-    """
-    gateway = minion.gateway
-    calls, files = len(gateway.calls()), gateway.files()
-    predicted = apply(minion, test=True)
-    assert predicted.returncode == 0, predicted
-    assert all(predicted.results[state] is None for state in predicted.changes), predicted
-    assert gateway.write_calls(since=calls) == []
-    assert gateway.files() == files
-    calls = len(gateway.calls())
-    live = apply(minion)
-    assert live.returncode == 0, live
-    assert all(result is True for result in live.results.values()), live
-    assert live.changes == predicted.changes
-    live_writes = gateway.write_calls(since=calls)
-    calls, files = len(gateway.calls()), gateway.files()
-    again = apply(minion)
-    assert again.returncode == 0, again
-    assert again.changes == {}, again
-    assert gateway.write_calls(since=calls) == []
-    assert gateway.files() == files
-    return live, live_writes
-
-
 def comment(run, state):
     return run.states[state]["comment"]
 
@@ -183,7 +156,8 @@ def test_cli_down_fails_the_gateway_states_applies_postfix_and_the_next_run_conv
     assert gateway.sim_state()["domains"] == {}
 
     # The back-end is back: the next run completes the rest, nothing by hand.
-    live, writes = converge(portal)
+    live = converge_apply(portal)
+    writes = live.writes
     assert set(live.changes) == {DOMAIN_STATE, TRIGGERS_STATE}
     assert live.changes[TRIGGERS_STATE] == {
         name: {"old": defaults[name], "new": value} for name, value in TRIGGERS.items()
@@ -243,7 +217,8 @@ def test_failed_playbook_is_reported_with_its_output_and_rerun_by_the_next_run(m
     override_bytes = override.read_bytes()
 
     # The override did not change, yet the next run runs the playbook again.
-    live, writes = converge(main)
+    live = converge_apply(main)
+    writes = live.writes
     assert live.changes == {PLAYBOOK_STATE: PLAYBOOK_APPLIED}
     assert [call["prog"] for call in writes] == ["cm-run-playbook"]
     assert override.read_bytes() == override_bytes

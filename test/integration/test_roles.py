@@ -6,6 +6,7 @@ role back.
 """
 
 import yaml
+from support.contract import converge_apply
 from support.values import (
     DOMAIN,
     MAIN_GATEWAY_ADDRESS,
@@ -19,28 +20,9 @@ TRANSPORT_MAPS_EXTRA = "transport_maps = hash:{root}/transport\n"
 ADMIN_TRANSPORT = "# transport table of the admin\nexample.org  smtp:[mail.example.org]\n"
 
 
-def converge(minion, sls="ciphermail_split"):
-    """test=True, live, live again; returns the live run after checking the contract."""
-    calls_before = len(minion.gateway.calls())
-    predicted = minion.apply(sls, test=True)
-    assert predicted.returncode == 0, predicted
-    assert minion.gateway.write_calls(since=calls_before) == []
-    live = minion.apply(sls)
-    assert live.returncode == 0, live
-    assert all(result is True for result in live.results.values()), live
-    assert live.changes == predicted.changes
-    assert all(predicted.results[state] is None for state in predicted.changes)
-    calls_before = len(minion.gateway.calls())
-    again = minion.apply(sls)
-    assert again.returncode == 0, again
-    assert again.changes == {}
-    assert minion.gateway.write_calls(since=calls_before) == []
-    return live
-
-
 def test_portal_role_applies_split_mode(portal_minion):
     gateway = portal_minion.gateway
-    live = converge(portal_minion)
+    live = converge_apply(portal_minion)
     assert set(live.changes) == {
         "ciphermail_split-portal-mynetworks-present",
         "ciphermail_split-portal-private-domain-present",
@@ -61,7 +43,7 @@ def test_main_role_applies_split_mode(make_minion):
     gateway = minion.gateway
     transport = gateway.postfix_dir / "transport"
     transport.write_text(ADMIN_TRANSPORT)
-    live = converge(minion)
+    live = converge_apply(minion)
     assert live.changes["ciphermail_split-main-transport-present"]["nexthop"] == {
         "old": None,
         "new": f"smtp:[{PORTAL_SERVER}]",
@@ -79,7 +61,7 @@ def test_main_role_applies_split_mode(make_minion):
 
 def test_main_role_sets_up_a_transport_table_when_none_is_configured(main_minion):
     gateway = main_minion.gateway
-    live = converge(main_minion)
+    live = converge_apply(main_minion)
     table = f"hash:{gateway.postfix_dir / 'transport'}"
     assert live.changes["ciphermail_split-main-transport-present"]["transport_maps"] == {"old": "", "new": table}
     assert gateway.postconf("transport_maps") == table
@@ -88,15 +70,15 @@ def test_main_role_sets_up_a_transport_table_when_none_is_configured(main_minion
 
 def test_main_role_with_an_ipv6_portal_and_a_port(make_minion):
     minion = make_minion({**MAIN_PILLAR, "portal_server": "2001:db8::20", "portal_port": 2525}, name="main6")
-    converge(minion)
+    converge_apply(minion)
     table = f"hash:{minion.gateway.postfix_dir / 'transport'}"
     assert minion.gateway.postmap_query(DOMAIN, table) == "smtp:[ipv6:2001:db8::20]:2525"
 
 
 def test_switching_pdf_otp_off_changes_exactly_its_trigger(portal_minion):
-    converge(portal_minion)
+    converge_apply(portal_minion)
     portal_minion.set_pillar({**PORTAL_PILLAR, "messengers": {"pdf_otp": False}})
-    live = converge(portal_minion)
+    live = converge_apply(portal_minion)
     assert live.changes == {
         "ciphermail_split-portal-header-triggers-managed": {
             "trigger-otp-encryption-header-enabled": {"old": "true", "new": "false"}
@@ -108,20 +90,20 @@ def test_portal_clean_restores_the_gateway_keeping_the_admins_additions(portal_m
     gateway = portal_minion.gateway
     gateway.cli("domain", "list")  # the gateway as it was: initialised, empty
     before_state, before_files = gateway.sim_state(), gateway.files()
-    converge(portal_minion)
+    converge_apply(portal_minion)
 
     # A clean right after the apply gives back the gateway as it was.
-    converge(portal_minion, "ciphermail_split.clean")
+    converge_apply(portal_minion, "ciphermail_split.clean")
     assert gateway.sim_state()["domains"] == before_state["domains"]
     assert gateway.sim_state()["global"] == before_state["global"]
     assert gateway.files() == before_files
 
     # Applied again, then an admin adds their own entries; clean keeps them.
-    converge(portal_minion)
+    converge_apply(portal_minion)
     gateway.cli("domain", "add", "--domain", "example.org")
     main_cf = gateway.postfix_dir / "main.cf"
     main_cf.write_text(main_cf.read_text().replace("[::1]/128", "[::1]/128, 198.51.100.7"))
-    converge(portal_minion, "ciphermail_split.clean")
+    converge_apply(portal_minion, "ciphermail_split.clean")
     assert gateway.sim_state()["domains"] == {"example.org": {}}
     entries = gateway.postconf("mynetworks").replace(",", " ").split()
     assert "198.51.100.7" in entries
@@ -134,8 +116,8 @@ def test_main_clean_restores_the_gateway_keeping_the_admins_additions(make_minio
     transport = gateway.postfix_dir / "transport"
     transport.write_text(ADMIN_TRANSPORT)
     before_files = gateway.files()
-    converge(minion)
-    clean = converge(minion, "ciphermail_split.clean")
+    converge_apply(minion)
+    clean = converge_apply(minion, "ciphermail_split.clean")
     assert set(clean.changes) == {
         "ciphermail_split-main-clean-override-absent",
         "ciphermail_split-main-clean-playbook-applied",
@@ -147,10 +129,10 @@ def test_main_clean_restores_the_gateway_keeping_the_admins_additions(make_minio
     assert gateway.sim_state()["playbook"]["applied"] == {}
     assert gateway.postmap_query(DOMAIN, f"hash:{transport}") is None
 
-    converge(minion)
+    converge_apply(minion)
     with transport.open("a") as handle:
         handle.write("example.net  smtp:[mail.example.net]\n")
-    converge(minion, "ciphermail_split.clean")
+    converge_apply(minion, "ciphermail_split.clean")
     assert "example.net  smtp:[mail.example.net]\n" in transport.read_text()
     assert DOMAIN not in transport.read_text()
 
@@ -169,7 +151,7 @@ def test_main_role_routes_nothing_while_the_transport_entry_is_missing(make_mini
 
 def test_main_clean_keeps_the_transport_entry_until_the_playbook_succeeded(make_minion):
     minion = make_minion(MAIN_PILLAR, name="main", main_cf_extra=TRANSPORT_MAPS_EXTRA)
-    converge(minion)
+    converge_apply(minion)
     table = f"hash:{minion.gateway.postfix_dir / 'transport'}"
     failed = minion.apply("ciphermail_split.clean", extra_env={"CIPHERMAIL_SIM_FAIL": "run-playbook"})
     assert failed.returncode != 0
@@ -177,6 +159,6 @@ def test_main_clean_keeps_the_transport_entry_until_the_playbook_succeeded(make_
     assert failed.results["ciphermail_split-main-clean-transport-absent"] is False
     # Portal mail may still be routed to the private domain: the entry stays.
     assert minion.gateway.postmap_query(DOMAIN, table) == f"smtp:[{PORTAL_SERVER}]"
-    converge(minion, "ciphermail_split.clean")
+    converge_apply(minion, "ciphermail_split.clean")
     assert minion.gateway.postmap_query(DOMAIN, table) is None
     assert minion.gateway.sim_state()["playbook"]["applied"] == {}
