@@ -168,9 +168,8 @@ def _run_cli(action, **params):
     )
     if result["retcode"] != 0:
         message = (result.get("stderr") or result.get("stdout") or "").strip() or "no output"
-        raise CommandExecutionError(
-            f"ciphermail-cli {' '.join(words[:3])} failed (exit {result['retcode']}): {message}"
-        )
+        command = " ".join(CLI_COMMANDS[action][0]).split(" --", 1)[0]
+        raise CommandExecutionError(f"ciphermail-cli {command} failed (exit {result['retcode']}): {message}")
     return result["stdout"]
 
 

@@ -214,10 +214,11 @@ def _refuse_unknown_keys(given, defaults, path):
         if key not in defaults:
             expected = "one of " + ", ".join(sorted(defaults))
             raise SaltInvocationError(f"{key_path}: unknown key (a typo?); expected {expected}")
-        if isinstance(defaults[key], dict) and key not in _FREE_MAPPINGS:
+        if isinstance(defaults[key], dict) or key in _FREE_MAPPINGS:
             if not isinstance(value, dict):
                 raise _bad(key_path, value, "a mapping")
-            _refuse_unknown_keys(value, defaults[key], key_path)
+            if key not in _FREE_MAPPINGS:
+                _refuse_unknown_keys(value, defaults[key], key_path)
 
 
 def _merged(defaults, given):

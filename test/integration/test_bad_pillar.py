@@ -54,6 +54,10 @@ BAD_PILLARS = {
         {**MAIN_PILLAR, "lookup": {"playbook_timeout": "soon"}},
         ["ciphermail_split:lookup:playbook_timeout", "'soon'", "seconds"],
     ),
+    "domain properties not a mapping": (
+        {**PORTAL_PILLAR, "lookup": {"private_domain_properties": ["revert-rewrite-recipient"]}},
+        ["ciphermail_split:lookup:private_domain_properties", "a mapping"],
+    ),
     "messenger not a boolean": (
         {**PORTAL_PILLAR, "messengers": {"webmail": "yes"}},
         ["ciphermail_split:messengers:webmail", "'yes'", "true or false"],
