@@ -19,7 +19,9 @@ This is the only code of the formula that touches Postfix. It
 - reloads Postfix only when it is running;
 - inside a state, runs each read command (``postconf -h``, ``postmap -q``,
   ``postfix status``) once until it writes something
-  (``ciphermail_split_reads``).
+  (``ciphermail_split_reads``);
+- checks from the main gateway that the portal's SMTP service answers
+  (``smtp_check``: connect, EHLO, QUIT; no mail is sent).
 
 Every command is ``postconf``/``postmap``/``postfix`` from
 ``ciphermail_split.host_settings`` with ``-c <postfix_config_dir>``, run as
@@ -38,13 +40,15 @@ import contextlib
 import logging
 import os
 import re
+import smtplib
+import socket
 import tempfile
 
 import ciphermail_postfix_text as postfix_text
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_files as files
 import ciphermail_split_reads as reads
-from salt.exceptions import CommandExecutionError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
 
@@ -573,3 +577,123 @@ def reload_if_running():
         _run(settings, "postfix", ["reload"])
         log.info("Reloaded Postfix (%s)", settings["postfix_config_dir"])
     return {"running": running, "reloaded": running}
+
+
+# -- the portal's SMTP service -------------------------------------------------------
+
+#: The vendor's private portal domain (``private_domain`` in
+#: parameters/defaults.yaml), when pillar ``ciphermail_split:lookup`` names none.
+PRIVATE_DOMAIN = "relay-to-webmail.private"
+SMTP_PORT = 25
+MAX_SMTP_TIMEOUT = 300
+
+
+def _smtp_destination(host, port, domain):
+    """``(host, port, nexthop)`` to check: ``host``, or the transport entry of the private domain."""
+    nexthop_found = None
+    if host is None:
+        domain = domain or __salt__["config.get"]("ciphermail_split:lookup:private_domain") or PRIVATE_DOMAIN
+        nexthop_found = transport_lookup(domain)
+        if nexthop_found is None:
+            raise CommandExecutionError(f"Postfix has no transport entry for {domain}: apply the main role, or give host")
+        try:
+            host, given_port = postfix_values.nexthop_destination(nexthop_found, f"transport of {domain}")
+        except SaltInvocationError as exc:
+            raise CommandExecutionError(f"{exc}. Give host to check the portal directly") from exc
+    else:
+        host, given_port = postfix_values.nexthop_destination(host, "host")
+    if port is not None:
+        port = postfix_values.port_number(port)
+        if given_port is not None and port != given_port:
+            raise SaltInvocationError(f"port: got {port}; expected none, or the port the destination names ({given_port})")
+    return host, port or given_port or SMTP_PORT, nexthop_found
+
+
+def _timeout_seconds(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SMTP_TIMEOUT:
+        raise SaltInvocationError(f"timeout: got {value!r}; expected seconds, more than 0 and at most {MAX_SMTP_TIMEOUT}")
+    return value
+
+
+def _helo(helo):
+    if helo is not None:
+        return postfix_values.helo_name(helo)
+    try:
+        return postfix_values.helo_name(__grains__.get("fqdn") or "localhost")
+    except SaltInvocationError:
+        return "localhost"
+
+
+def _reply_text(message):
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def _smtp_probe(host, port, timeout, helo):
+    """Connect, read the banner, EHLO, QUIT; every failure goes into ``error``."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    report = {"connected": False, "banner": None, "ehlo_code": None, "ehlo_extensions": [], "error": None}
+    client = smtplib.SMTP(local_hostname=helo, timeout=timeout)
+    step = f"cannot connect to {where}"
+    try:
+        # Connect apart from smtplib, so the report tells "no connection" from "no banner".
+        client.sock = socket.create_connection((host, port), timeout)
+        report["connected"] = True
+        step = f"no SMTP banner from {where}"
+        code, message = client.getreply()
+        report["banner"] = f"{code} {_reply_text(message)}"
+        if code != 220:
+            report["error"] = f"{where} does not offer SMTP service: {report['banner']}"
+            return report
+        step = f"no answer to EHLO from {where}"
+        code, message = client.ehlo()
+        report["ehlo_code"] = code
+        lines = _reply_text(message).splitlines()
+        if code != 250:
+            report["error"] = f"{where} refused EHLO {helo}: {code} {' '.join(lines)}"
+            return report
+        report["ehlo_extensions"] = lines[1:]
+        step = None
+        client.quit()
+    except (OSError, smtplib.SMTPException) as exc:
+        if step is not None:  # a failing QUIT after a good EHLO does not matter
+            report["error"] = f"{step}: {exc or type(exc).__name__}"
+    finally:
+        client.close()
+    return report
+
+
+def smtp_check(host=None, port=None, timeout=10, helo=None, domain=None):
+    """
+    Check from this (main) gateway that the portal gateway's SMTP service
+    answers: connect, read the banner, ``EHLO``, ``QUIT``. No mail is sent.
+
+    Without ``host`` it checks the destination Postfix sends portal mail to:
+    the transport entry of the private domain (``postmap -q``, e.g.
+    ``smtp:[portal.example.net]:2525``). ``host`` may be a host name, an IP
+    address, or a destination as in a transport entry: ``[host]``,
+    ``[host]:port``, ``[ipv6:2001:db8::20]``, with or without ``smtp:``.
+    ``port`` defaults to the destination's port, else 25. ``timeout``:
+    seconds for each step. ``helo``: the EHLO name (default: this minion's
+    FQDN). ``domain``: the private domain (default: pillar
+    ``ciphermail_split:lookup:private_domain``, else
+    ``relay-to-webmail.private``).
+
+    Returns ``host``, ``port``, ``nexthop`` (the transport entry used, or
+    None), ``connected``, ``banner``, ``ehlo_code``, ``ehlo_extensions``,
+    ``ok`` (banner 220 and EHLO 250) and ``error`` (why not, or None). A
+    refused, unreachable, timed-out or non-SMTP service is ``ok: False``
+    with the reason, not an exception; bad arguments and a missing
+    transport entry raise.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_mta.smtp_check
+        salt main-gw ciphermail_mta.smtp_check host='[192.0.2.20]:2525' timeout=5
+    """
+    timeout = _timeout_seconds(timeout)
+    helo = _helo(helo)
+    host, port, nexthop_found = _smtp_destination(host, port, domain)
+    report = _smtp_probe(host, port, timeout, helo)
+    return {"host": host, "port": port, "nexthop": nexthop_found, **report, "ok": report["error"] is None}

@@ -1,8 +1,9 @@
 """
 The values the ciphermail_split formula writes into Postfix, built and
 checked in pure Python (no Salt loader, no file or process I/O): transport
-nexthops, ``mynetworks`` entries, parameter names, Postfix list splitting,
-network equivalence and the transport table types the formula can edit.
+nexthops (built, and read back as host and port), ``mynetworks`` entries,
+parameter names, Postfix list splitting, network equivalence and the
+transport table types the formula can edit.
 
 Imported as a plain module by ``_modules/ciphermail_mta.py``,
 ``_states/ciphermail_mta.py`` and ``ciphermail_postfix_text`` (Salt puts
@@ -60,12 +61,19 @@ def _host_name(value, what):
     return value.lower()
 
 
-def _port(value):
+def port_number(value):
+    """``value`` as a TCP port number (an int or digits, 1-65535), else raise."""
     if isinstance(value, str) and _PORT_TEXT.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise _invalid("port", value, "an integer from 1 to 65535")
     return value
+
+
+def _host(value, what):
+    """``(address, host)`` of a plain host name or IP address: the address (None for a name), and the host as written back."""
+    address = _ip_address(value) if isinstance(value, str) else None
+    return (None, _host_name(value, what)) if address is None else (address, address.compressed)
 
 
 def nexthop(host, port=None):
@@ -75,15 +83,62 @@ def nexthop(host, port=None):
     ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address;
     ``port``: 1-65535 or None.
     """
-    address = _ip_address(host) if isinstance(host, str) else None
-    if address is None:
-        target = _host_name(host, "host")
-    elif address.version == 6:
-        target = f"ipv6:{address.compressed}"
-    else:
-        target = str(address)
+    address, target = _host(host, "host")
+    if address is not None and address.version == 6:
+        target = f"ipv6:{target}"
     result = f"smtp:[{target}]"
-    return result if port is None else f"{result}:{_port(port)}"
+    return result if port is None else f"{result}:{port_number(port)}"
+
+
+def helo_name(value):
+    """
+    The EHLO name for ``value``: a host name as it is, an IP address as an
+    address literal (``[192.0.2.10]``, ``[IPv6:2001:db8::10]``).
+    """
+    address, host = _host(value, "helo")
+    if address is None:
+        return host
+    return f"[{host}]" if address.version == 4 else f"[IPv6:{host}]"
+
+
+_DESTINATION = re.compile(r"(?:(?P<transport>[^:\[\]]*):)?\[(?P<target>[^\[\]]*)\](?::(?P<port>.*))?", re.DOTALL)
+_IPV6_TAG = "ipv6:"
+
+
+def nexthop_destination(value, what="nexthop"):
+    """
+    ``(host, port)`` of an SMTP destination that Postfix reaches without MX
+    lookup, read back from what :func:`nexthop` writes
+    (``smtp:[portal.example.net]``, ``smtp:[192.0.2.20]:2525``,
+    ``smtp:[ipv6:2001:db8::20]``) or an admin writes (``smtp:[2001:db8::20]``,
+    the same without ``smtp:``, or a plain host name or address). ``host``
+    comes back plain (lowercase name, compressed address, no ``ipv6:``);
+    ``port`` is None when the destination names none (SMTP's 25).
+    ``smtp:host`` is refused: Postfix would look up MX records for it.
+    """
+    expected = (
+        "an SMTP destination without MX lookup: a host name or IP address, [host], [host]:port "
+        "or [ipv6:address], optionally after smtp: (e.g. smtp:[192.0.2.20]:2525)"
+    )
+    match = _DESTINATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        if not isinstance(value, str) or (":" in value and _ip_address(value) is None):
+            raise _invalid(what, value, expected)
+        return _host(value, what)[1], None
+    if match["transport"] not in (None, "smtp"):
+        raise _invalid(what, value, expected)
+    target = match["target"]
+    if target[: len(_IPV6_TAG)].lower() == _IPV6_TAG:
+        target = target[len(_IPV6_TAG) :]
+        address = _ip_address(target)
+        if address is None or address.version != 6:
+            raise _invalid(what, value, expected)
+    try:
+        host = _host(target, what)[1]
+        port = None if match["port"] is None else port_number(match["port"])
+    except SaltInvocationError as exc:
+        raise _invalid(what, value, expected) from exc
+    return host, port
 
 
 def table_key(domain):

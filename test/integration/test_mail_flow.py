@@ -1,0 +1,158 @@
+"""
+Mail that really flows: two running Postfix instances on loopback
+addresses, a main and a portal gateway, each configured by the formula
+(``salt-call --local state.apply``) with its own simulated CipherMail.
+
+Before split mode the portal refuses to relay for the main gateway. After
+the portal role and the main role, a message for the private domain goes
+from the main instance over SMTP to the portal, which delivers it into a
+mailbox (the stand-in for CipherMail's processing behind Postfix). The
+portal still refuses everyone else, and after ``ciphermail_split.clean``
+the main gateway as well. The portal keeps running throughout: the
+formula's ``postfix reload`` is what makes each change take effect.
+"""
+
+import concurrent.futures
+import json
+import re
+import smtplib
+
+import pytest
+from support.masterless import MasterlessMinion
+from support.postfix_instance import (
+    PostfixInstance,
+    free_port,
+    instance_root,
+    loopback_address,
+    rcpt_reply,
+    running,
+    wait_for,
+)
+from support.values import DOMAIN, MAIN_PILLAR, PORTAL_PILLAR
+
+pytestmark = pytest.mark.integration
+
+RECIPIENT = f"someone@{DOMAIN}"
+WEBMAIL_HEADER = "X-Keep-CipherMail-To-Webmail"
+RELAY_DENIED = "5.7.1 <someone@relay-to-webmail.private>: Relay access denied"
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A running main and portal Postfix instance, and a masterless minion for each gateway."""
+    with instance_root() as root:
+        # The portal relays for nobody but itself until the formula adds the main gateway.
+        portal = PostfixInstance(root, "portal", loopback_address(3), mynetworks="127.0.0.1")
+        portal.deliver_to_mailbox(DOMAIN)
+        main = PostfixInstance(root, "main", loopback_address(2), mynetworks="127.0.0.0/8")
+        pillars = {
+            "portal": {**PORTAL_PILLAR, "main_gateway_addresses": [main.address]},
+            "main": {**MAIN_PILLAR, "portal_server": portal.address, "portal_port": portal.port},
+        }
+        instances = {"portal": portal, "main": main}
+        with running(portal, main), concurrent.futures.ThreadPoolExecutor() as pool:
+            minions = dict(zip(pillars, pool.map(lambda role: _minion(tmp_path, role, pillars[role], instances[role]),
+                                                 pillars)))
+            yield instances, minions
+
+
+def _minion(tmp_path, role, pillar, instance):
+    lookup = {"postfix_config_dir": str(instance.config_dir)}
+    return MasterlessMinion.synced(tmp_path / role, role, {**pillar, "lookup": lookup})
+
+
+def apply(minion, sls="ciphermail_split"):
+    run = minion.apply(sls)
+    assert run.returncode == 0, run
+    assert all(result is True for result in run.results.values()), run
+    return run
+
+
+def smtp_check(minion, *args):
+    proc = minion.salt_call("ciphermail_mta.smtp_check", *args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["local"]
+
+
+def send(main, sender, subject):
+    """Submit a message for the private domain to the main instance by SMTP; return its queue ID there."""
+    message = (
+        f"From: <sender@main.mailflow.test>\r\nTo: <{RECIPIENT}>\r\nSubject: {subject}\r\n"
+        f"{WEBMAIL_HEADER}: True\r\n\r\nHello.\r\n"
+    )
+    with smtplib.SMTP(main.address, main.port, local_hostname="client.mailflow.test", timeout=30) as client:
+        client.ehlo()
+        client.mail(sender)
+        assert client.rcpt(RECIPIENT)[0] == 250
+        code, text = client.data(message.encode())
+    assert code == 250, text
+    return text.decode().rsplit(" ", 1)[-1]
+
+
+def reloads(instance):
+    return instance.log().count("reload -- version")
+
+
+def relay_reply(portal, source):
+    """The portal's answer to RCPT for the private domain from a client at ``source``."""
+    return rcpt_reply(portal.address, portal.port, RECIPIENT, source=source)
+
+
+def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
+    instances, minions = site
+    portal, main = instances["portal"], instances["main"]
+    portal_master = portal.master_pid()
+    outsider = loopback_address(4)
+
+    # Before split mode, the portal does not relay for the main gateway.
+    assert relay_reply(portal, main.address) == (554, RELAY_DENIED)
+
+    # The portal role: the main gateway's address in mynetworks, put in force by a reload.
+    run = apply(minions["portal"])
+    assert main.address in portal.mynetworks() and "127.0.0.1" in portal.mynetworks()
+    assert "Postfix reloaded" in run.states["ciphermail_split-portal-mynetworks-present"]["comment"]
+    wait_for("the portal reloaded", lambda: reloads(portal) > 0)
+    assert portal.master_pid() == portal_master  # reloaded, not restarted
+    assert relay_reply(portal, main.address)[0] == 250
+
+    # The main role: the transport entry to the portal (the running main reloads too).
+    apply(minions["main"])
+    nexthop = f"smtp:[{portal.address}]:{portal.port}"
+    assert main.postconf("-h", "transport_maps").startswith("hash:")
+
+    # smtp_check on the main gateway follows the transport entry to the portal.
+    check = smtp_check(minions["main"])
+    assert check["ok"] is True, check
+    assert (check["host"], check["port"], check["nexthop"]) == (portal.address, portal.port, nexthop)
+    assert check["banner"].startswith("220 portal.mailflow.test ESMTP")
+    assert check["ehlo_code"] == 250 and "PIPELINING" in check["ehlo_extensions"]
+    closed = f"[{loopback_address(5)}]:{free_port(loopback_address(5))}"
+    absent = smtp_check(minions["main"], f"host={closed}", "timeout=5")
+    assert (absent["ok"], absent["connected"]) == (False, False), absent
+    assert "Connection refused" in absent["error"]
+
+    # Mail for the private domain goes from main to portal, headers intact.
+    queue_id = send(main, "sender@main.mailflow.test", "split mode works")
+    main.wait_for_log(
+        rf"{queue_id}: to=<{RECIPIENT}>, relay={portal.address}\[{portal.address}\]:{portal.port},.* status=sent"
+    )
+    portal.wait_for_log(rf"to=<{RECIPIENT}>, relay=mailbox,.* status=sent")
+    assert re.search(rf"client=\S*\[{main.address}\]", portal.log())
+    (message,) = portal.messages()
+    assert message["Subject"] == "split mode works"
+    assert message[WEBMAIL_HEADER] == "True"
+    assert message["To"] == f"<{RECIPIENT}>"
+    assert message["Return-Path"] == "<sender@main.mailflow.test>"
+
+    # Any other client is refused: the portal is no open relay.
+    assert relay_reply(portal, outsider) == (554, RELAY_DENIED)
+
+    # Clean on the portal takes the main gateway's relay right back, again by a reload.
+    reloaded = reloads(portal)
+    apply(minions["portal"], "ciphermail_split.clean")
+    assert portal.mynetworks() == ["127.0.0.1"]
+    wait_for("the portal reloaded after clean", lambda: reloads(portal) > reloaded)
+    assert portal.master_pid() == portal_master
+    queue_id = send(main, "", "after clean")
+    main.wait_for_log(rf"{queue_id}: to=<{RECIPIENT}>, relay={portal.address}.* status=bounced .*Relay access denied")
+    assert len(portal.messages()) == 1
