@@ -628,6 +628,12 @@ def _reply_text(message):
     return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
 
 
+def _failure(exc):
+    """What went wrong, in words: smtplib reports a timeout or reset as "Connection unexpectedly closed: ..."."""
+    cause = exc.__context__ if isinstance(exc, smtplib.SMTPServerDisconnected) else None
+    return str(cause if isinstance(cause, OSError) else exc) or type(exc).__name__
+
+
 def _smtp_probe(host, port, timeout, helo):
     """Connect, read the banner, EHLO, QUIT; every failure goes into ``error``."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -656,7 +662,7 @@ def _smtp_probe(host, port, timeout, helo):
         client.quit()
     except (OSError, smtplib.SMTPException) as exc:
         if step is not None:  # a failing QUIT after a good EHLO does not matter
-            report["error"] = f"{step}: {exc or type(exc).__name__}"
+            report["error"] = f"{step}: {_failure(exc)}"
     finally:
         client.close()
     return report

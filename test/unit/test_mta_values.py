@@ -1,8 +1,15 @@
-"""The values ciphermail_mta writes into Postfix (ciphermail_postfix_values): transport nexthops and mynetworks entries."""
+"""
+The values ciphermail_mta writes into Postfix (ciphermail_postfix_values):
+transport nexthops (and the host and port read back from them) and
+mynetworks entries.
+"""
 
 import ciphermail_postfix_values as values
 import pytest
+import yaml
 from salt.exceptions import SaltInvocationError
+from support.modules import load_execution_module
+from support.sandbox import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -172,3 +179,71 @@ def test_parameter_name(name):
 def test_parameter_name_refused(name):
     with pytest.raises(SaltInvocationError, match=r"^parameter: got .*; expected a Postfix parameter name"):
         values.parameter_name(name)
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        ("smtp:[portal.example.net]", ("portal.example.net", None)),
+        ("smtp:[192.0.2.20]:2525", ("192.0.2.20", 2525)),
+        ("smtp:[ipv6:2001:DB8::20]", ("2001:db8::20", None)),
+        ("smtp:[IPv6:2001:db8::20]:587", ("2001:db8::20", 587)),
+        ("smtp:[2001:db8::20]:25", ("2001:db8::20", 25)),
+        ("[Portal.Example.NET]:2525", ("portal.example.net", 2525)),
+        ("[::1]", ("::1", None)),
+        ("portal.example.net", ("portal.example.net", None)),
+        ("192.0.2.20", ("192.0.2.20", None)),
+        ("2001:db8::20", ("2001:db8::20", None)),
+    ],
+)
+def test_nexthop_destination(destination, expected):
+    assert values.nexthop_destination(destination) == expected
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "smtp:portal.example.net",  # MX lookup: not one host
+        "smtp:portal.example.net:2525",
+        "lmtp:[portal.example.net]",
+        "relay:[portal.example.net]",
+        "smtp:[portal.example.net]:0",
+        "smtp:[portal.example.net]:smtp",
+        "smtp:[portal.example.net]:25:25",
+        "smtp:[ipv6:192.0.2.20]",
+        "smtp:[portal example]",
+        "smtp:[]",
+        "[portal.example.net]\nother.example smtp:[x]",
+        "smtp:[192.0.2.20], [192.0.2.21]",
+        "",
+        None,
+        25,
+    ],
+)
+def test_nexthop_destination_refuses(destination):
+    with pytest.raises(SaltInvocationError) as error:
+        values.nexthop_destination(destination, "host")
+    assert str(error.value).startswith(f"host: got {destination!r}; expected ")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("main.example.net", "main.example.net"),
+        ("192.0.2.10", "[192.0.2.10]"),
+        ("2001:db8::10", "[IPv6:2001:db8::10]"),
+    ],
+)
+def test_helo_name(value, expected):
+    assert values.helo_name(value) == expected
+
+
+@pytest.mark.parametrize("value", ["main example", "[192.0.2.10]", "-main", None])
+def test_helo_name_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        values.helo_name(value)
+
+
+def test_smtp_check_default_domain_is_the_formulas():
+    defaults = yaml.safe_load((REPO_ROOT / "ciphermail_split" / "parameters" / "defaults.yaml").read_text())
+    assert load_execution_module("ciphermail_mta").PRIVATE_DOMAIN == defaults["values"]["lookup"]["private_domain"]

@@ -72,6 +72,16 @@ def test_a_nexthop_is_one_token_without_shell_syntax(host, port):
 
 
 @SETTINGS
+@given(st.one_of(hostnames, ipv4, ipv6), st.none() | ports)
+def test_a_nexthop_reads_back_as_its_host_and_port(host, port):
+    try:
+        plain = ipaddress.ip_address(host).compressed
+    except ValueError:
+        plain = host.lower()
+    assert values.nexthop_destination(values.nexthop(host, port)) == (plain, port)
+
+
+@SETTINGS
 @given(st.text(max_size=30))
 def test_an_arbitrary_host_is_either_refused_or_a_plain_name_or_address(host):
     try:
