@@ -61,6 +61,9 @@ mydestination =
 alias_maps =
 alias_database =
 smtp_bind_address = {address}
+# No DNS: clients show as unknown[address], nexthops are [address]:port.
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 mynetworks = {mynetworks}
 """
