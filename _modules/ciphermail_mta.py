@@ -595,7 +595,9 @@ def _smtp_destination(host, port, domain):
         domain = domain or __salt__["config.get"]("ciphermail_split:lookup:private_domain") or PRIVATE_DOMAIN
         nexthop_found = transport_lookup(domain)
         if nexthop_found is None:
-            raise CommandExecutionError(f"Postfix has no transport entry for {domain}: apply the main role, or give host")
+            raise CommandExecutionError(
+                f"Postfix has no transport entry for {domain}: apply the main role, or give host"
+            )
         try:
             host, given_port = postfix_values.nexthop_destination(nexthop_found, f"transport of {domain}")
         except SaltInvocationError as exc:
@@ -605,13 +607,17 @@ def _smtp_destination(host, port, domain):
     if port is not None:
         port = postfix_values.port_number(port)
         if given_port is not None and port != given_port:
-            raise SaltInvocationError(f"port: got {port}; expected none, or the port the destination names ({given_port})")
+            raise SaltInvocationError(
+                f"port: got {port}; expected none, or the port the destination names ({given_port})"
+            )
     return host, port or given_port or SMTP_PORT, nexthop_found
 
 
 def _timeout_seconds(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SMTP_TIMEOUT:
-        raise SaltInvocationError(f"timeout: got {value!r}; expected seconds, more than 0 and at most {MAX_SMTP_TIMEOUT}")
+        raise SaltInvocationError(
+            f"timeout: got {value!r}; expected seconds, more than 0 and at most {MAX_SMTP_TIMEOUT}"
+        )
     return value
 
 

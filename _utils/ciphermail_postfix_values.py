@@ -71,7 +71,7 @@ def port_number(value):
 
 
 def _host(value, what):
-    """``(address, host)`` of a plain host name or IP address: the address (None for a name), and the host as written back."""
+    """``(address, host)`` of a plain host name or IP address: the address (None for a name), the host written back."""
     address = _ip_address(value) if isinstance(value, str) else None
     return (None, _host_name(value, what)) if address is None else (address, address.compressed)
 

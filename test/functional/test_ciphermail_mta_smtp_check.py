@@ -50,7 +50,12 @@ def test_smtp_check_follows_the_transport_entry_to_the_portal(modules, smtp_chec
 
 @pytest.mark.parametrize(
     ("destination", "port"),
-    [("[{address}]:{port}", None), ("smtp:[{address}]:{port}", None), ("[{address}]", "{port}"), ("{address}", "{port}")],
+    [
+        ("[{address}]:{port}", None),
+        ("smtp:[{address}]:{port}", None),
+        ("[{address}]", "{port}"),
+        ("{address}", "{port}"),
+    ],
 )
 def test_smtp_check_reads_a_host_written_as_a_destination(smtp_check, portal, destination, port):
     host = destination.format(address=portal.address, port=portal.port)

@@ -130,8 +130,13 @@ def rcpt_reply(host, port, recipient, source=None, sender="probe@mailflow.test")
     session to ``host:port`` from ``source`` (an address to bind to). No
     mail is sent: the session ends with QUIT.
     """
-    with smtplib.SMTP(host, port, local_hostname="probe.mailflow.test", timeout=DEADLINE,
-                      source_address=(source, 0) if source else None) as client:
+    with smtplib.SMTP(
+        host,
+        port,
+        local_hostname="probe.mailflow.test",
+        timeout=DEADLINE,
+        source_address=(source, 0) if source else None,
+    ) as client:
         client.ehlo()
         client.mail(sender)
         code, text = client.rcpt(recipient)
@@ -183,7 +188,8 @@ class PostfixInstance:
         self.mailbox.chmod(0o700)
         dd = shutil.which("dd")
         self.postconf(
-            "-M", f"mailbox/unix = mailbox unix - n n - - pipe flags=R user=nobody "
+            "-M",
+            f"mailbox/unix = mailbox unix - n n - - pipe flags=R user=nobody "
             f"argv={dd} of={self.mailbox}/${{queue_id}}.eml status=none",
         )
         self.postconf("-e", f"transport_maps = inline:{{ {domain}=mailbox: }}")
@@ -191,8 +197,9 @@ class PostfixInstance:
 
     # -- running -------------------------------------------------------------------
     def start(self):
-        proc = subprocess.run(["postfix", "-c", str(self.config_dir), "start"], capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(
+            ["postfix", "-c", str(self.config_dir), "start"], capture_output=True, text=True, check=False
+        )
         if proc.returncode:
             raise AssertionError(f"postfix -c {self.config_dir} start failed: {proc.stderr}{self.log_tail()}")
         return self
@@ -227,8 +234,9 @@ class PostfixInstance:
     def wait_for_log(self, pattern, deadline=DEADLINE):
         """The first match of the regular expression ``pattern`` in the maillog, waiting for it."""
         regex = re.compile(pattern)
-        return wait_for(f"{self.name} maillog: {pattern}", lambda: regex.search(self.log()), deadline,
-                        explain=self.log_tail)
+        return wait_for(
+            f"{self.name} maillog: {pattern}", lambda: regex.search(self.log()), deadline, explain=self.log_tail
+        )
 
     def messages(self):
         """The messages delivered into :attr:`mailbox` (see :meth:`deliver_to_mailbox`), parsed."""
