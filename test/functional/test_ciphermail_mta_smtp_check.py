@@ -48,20 +48,16 @@ def test_smtp_check_follows_the_transport_entry_to_the_portal(modules, smtp_chec
     assert "mail=" not in portal.log()
 
 
-@pytest.mark.parametrize(
-    ("destination", "port"),
-    [
-        ("[{address}]:{port}", None),
-        ("smtp:[{address}]:{port}", None),
-        ("[{address}]", "{port}"),
-        ("{address}", "{port}"),
-    ],
-)
-def test_smtp_check_reads_a_host_written_as_a_destination(smtp_check, portal, destination, port):
-    host = destination.format(address=portal.address, port=portal.port)
-    port = None if port is None else int(port.format(port=portal.port))
-    check = smtp_check(host=host, port=port)
-    assert (check["ok"], check["host"], check["port"], check["nexthop"]) == (True, portal.address, portal.port, None)
+def test_smtp_check_reads_a_host_written_as_a_destination(smtp_check, portal):
+    address, port = portal.address, portal.port
+    for host, given_port in [
+        (f"[{address}]:{port}", None),
+        (f"smtp:[{address}]:{port}", None),
+        (f"[{address}]", port),
+        (address, port),
+    ]:
+        check = smtp_check(host=host, port=given_port)
+        assert (check["ok"], check["host"], check["port"], check["nexthop"]) == (True, address, port, None), host
 
 
 def test_smtp_check_reports_a_refused_connection(smtp_check):
