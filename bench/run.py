@@ -93,7 +93,7 @@ def table(role, results):
     for kind in ("first", "converged"):
         for subject in SUBJECTS:
             row = results[subject]["summary"][kind]
-            cells = "".join(f"{_number(row[key]):>{width + 2}}" for key, width in zip(keys, widths))
+            cells = "".join(f"{_cell(key, row[key]):>{width + 2}}" for key, width in zip(keys, widths))
             lines.append(f"{kind + ' ' + subject:<20}" + cells)
         formula, by_hand = (results[subject]["summary"][kind] for subject in SUBJECTS)
         cells = "".join(f"{ratio(formula[key], by_hand[key]):>{width + 2}}" for key, width in zip(keys, widths))
@@ -101,8 +101,8 @@ def table(role, results):
     return "\n".join(lines)
 
 
-def _number(value):
-    if isinstance(value, float) and not value.is_integer():
+def _cell(key, value):
+    if key == "wall_s" or not float(value).is_integer():
         return f"{value:.2f}"
     return str(int(value))
 
