@@ -16,6 +16,7 @@ import subprocess
 import time
 
 import ciphermail_split_files as files
+import ciphermail_split_reads as reads
 import yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -39,6 +40,8 @@ CLI_COMMANDS = {
     "global_property_get": (("property", "global", "get", "--name", "{name}"), "inferred"),
     "domain_delete": (("domain", "delete", "--domain", "{domain}"), "inferred"),
 }
+#: The commands above that only read: within a state each runs once until a write.
+CLI_READS = frozenset({"domain_list", "domain_property_get", "global_property_get"})
 
 #: Lines of playbook output shown when it fails.
 PLAYBOOK_TAIL_LINES = 20
@@ -155,22 +158,34 @@ def _cli_words(action, params):
 
 
 def _run_cli(action, **params):
+    """
+    Run the ``ciphermail-cli`` command ``action`` and return its output. Inside
+    a state a read (:data:`CLI_READS`) runs once; any other command forgets
+    the reads (``ciphermail_split_reads``).
+    """
     conf = __salt__["ciphermail_split.host_settings"]()
-    words = _cli_words(action, params)
-    result = __salt__["cmd.run_all"](
-        conf["cli"] + words,
-        python_shell=False,
-        env=conf["command_env"],
-        timeout=conf["cli_timeout"],
-        ignore_retcode=True,
-        output_loglevel="quiet",
-        rstrip=False,
-    )
-    if result["retcode"] != 0:
-        message = (result.get("stderr") or result.get("stdout") or "").strip() or "no output"
-        command = " ".join(CLI_COMMANDS[action][0]).split(" --", 1)[0]
-        raise CommandExecutionError(f"ciphermail-cli {command} failed (exit {result['retcode']}): {message}")
-    return result["stdout"]
+    argv = conf["cli"] + _cli_words(action, params)
+
+    def execute():
+        result = __salt__["cmd.run_all"](
+            argv,
+            python_shell=False,
+            env=conf["command_env"],
+            timeout=conf["cli_timeout"],
+            ignore_retcode=True,
+            output_loglevel="quiet",
+            rstrip=False,
+        )
+        if result["retcode"] != 0:
+            message = (result.get("stderr") or result.get("stdout") or "").strip() or "no output"
+            command = " ".join(CLI_COMMANDS[action][0]).split(" --", 1)[0]
+            raise CommandExecutionError(f"ciphermail-cli {command} failed (exit {result['retcode']}): {message}")
+        return result["stdout"]
+
+    if action in CLI_READS:
+        return reads.read(__context__, ("ciphermail-cli", *argv), execute)
+    reads.forget(__context__)
+    return execute()
 
 
 def domain_list():
@@ -589,6 +604,7 @@ def playbook_run():
     conf = __salt__["ciphermail_split.host_settings"]()
     log_path = os.path.join(conf["state_dir"], PLAYBOOK_LOG)
     os.makedirs(conf["state_dir"], mode=0o700, exist_ok=True)
+    reads.forget(__context__)  # the playbook may change what the CLI reports
     started = time.monotonic()
     outcome = _run_logged(conf["playbook_cmd"], conf["command_env"], conf["playbook_timeout"], log_path)
     elapsed = round(time.monotonic() - started, 1)

@@ -16,7 +16,10 @@ This is the only code of the formula that touches Postfix. It
   and verifies with ``postconf -h``;
 - writes files atomically (temporary file, fsync, rename; mode and owner
   kept) and keeps every byte it does not own;
-- reloads Postfix only when it is running.
+- reloads Postfix only when it is running;
+- inside a state, runs each read command (``postconf -h``, ``postmap -q``,
+  ``postfix status``) once until it writes something
+  (``ciphermail_split_reads``).
 
 Every command is ``postconf``/``postmap``/``postfix`` from
 ``ciphermail_split.host_settings`` with ``-c <postfix_config_dir>``, run as
@@ -40,6 +43,7 @@ import tempfile
 import ciphermail_postfix_text as postfix_text
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_files as files
+import ciphermail_split_reads as reads
 from salt.exceptions import CommandExecutionError
 
 log = logging.getLogger(__name__)
@@ -116,26 +120,43 @@ def _settings():
     return __salt__["ciphermail_split.host_settings"]()
 
 
-def _run(settings, tool, args, ok_codes=(0,), config_dir=None):
-    """Run ``<tool> -c <config_dir> args``; return the cmd.run_all result, raise on an unexpected exit code."""
+def _run(settings, tool, args, ok_codes=(0,), config_dir=None, read=False):
+    """
+    Run ``<tool> -c <config_dir> args``; return the cmd.run_all result, raise
+    on an unexpected exit code. ``read``: the command only reads, and its
+    answer is remembered within a state; any other command forgets all reads.
+    """
     argv = [*settings[tool], "-c", config_dir or settings["postfix_config_dir"], *args]
-    result = __salt__["cmd.run_all"](
-        argv,
-        python_shell=False,
-        timeout=settings["postfix_timeout"],
-        output_loglevel="quiet",
-        ignore_retcode=True,
-    )
-    if result["retcode"] not in ok_codes:
-        output = (result.get("stderr") or result.get("stdout") or "").strip()
-        raise CommandExecutionError(f"{' '.join(argv)} failed (exit code {result['retcode']}): {output}")
-    return result
+
+    def execute():
+        result = __salt__["cmd.run_all"](
+            argv,
+            python_shell=False,
+            timeout=settings["postfix_timeout"],
+            output_loglevel="quiet",
+            ignore_retcode=True,
+        )
+        if result["retcode"] not in ok_codes:
+            output = (result.get("stderr") or result.get("stdout") or "").strip()
+            raise CommandExecutionError(f"{' '.join(argv)} failed (exit code {result['retcode']}): {output}")
+        return result
+
+    if read:
+        return reads.read(__context__, ("postfix", *argv), execute)
+    reads.forget(__context__)
+    return execute()
+
+
+def _write_file(path, text):
+    """Write ``path`` atomically; reads remembered so far are forgotten."""
+    reads.forget(__context__)
+    files.write_text(path, text)
 
 
 def _postconf_values(settings, *parameters, expand=False, config_dir=None):
     """The values ``postconf -h`` shows for ``parameters`` (``-x``: ``$name`` expanded)."""
     flags = "-hx" if expand else "-h"
-    output = _run(settings, "postconf", [flags, *parameters], config_dir=config_dir)["stdout"]
+    output = _run(settings, "postconf", [flags, *parameters], config_dir=config_dir, read=True)["stdout"]
     values = output.split("\n")
     return [" ".join(value.split()) for value in values[: len(parameters)]] + [""] * (len(parameters) - len(values))
 
@@ -264,7 +285,7 @@ def _lookup(settings, table, key):
     """What ``postmap -q`` finds for ``key`` (None: nothing, or no database built yet)."""
     if not all(os.path.exists(table["path"] + suffix) for suffix in TABLE_TYPES[table["type"]]):
         return None  # no database (postmap -q would also pause a second on its fatal error)
-    result = _run(settings, "postmap", ["-q", key, table["table"]], ok_codes=(0, 1))
+    result = _run(settings, "postmap", ["-q", key, table["table"]], ok_codes=(0, 1), read=True)
     if result["retcode"] == 0:
         return " ".join(result["stdout"].split())
     error = (result.get("stderr") or "").strip()
@@ -350,7 +371,7 @@ def transport_set(domain, nexthop, test=False):
         changes["postmap"] = {"old": "stale", "new": "rebuilt"}
     if changes and not test:
         if "nexthop" in changes:
-            files.write_text(table["path"], postfix_text.set_table_entry(text or "", key, value))
+            _write_file(table["path"], postfix_text.set_table_entry(text or "", key, value))
         if "nexthop" in changes or "postmap" in changes:
             _rebuild(settings, table, key, value)
         if "transport_maps" in changes:
@@ -385,7 +406,7 @@ def transport_delete(domain, test=False):
     if current is not None:
         changes["nexthop"] = {"old": current, "new": postfix_text.table_value(remaining, key)}
         if not test:
-            files.write_text(table["path"], remaining)
+            _write_file(table["path"], remaining)
             _rebuild(settings, table, key, changes["nexthop"]["new"])
     return {"table": table["table"], "changes": changes, "entries_left": len(postfix_text.table_entries(remaining))}
 
@@ -413,6 +434,7 @@ def transport_file_remove(table):
     maps = _postconf_values(settings, "transport_maps", expand=True)[0]
     if any(postfix_values.table_spec(entry) == spec for entry in postfix_values.split_list(maps)):
         raise CommandExecutionError(f"Not removing {path}: transport_maps = {maps} uses it")
+    reads.forget(__context__)
     try:
         for suffix in TABLE_TYPES[kind]:
             with contextlib.suppress(FileNotFoundError):
@@ -492,10 +514,10 @@ def mynetworks_update(
     if unset:
         _run(settings, "postconf", ["-X", parameter])
     else:
-        files.write_text(path, edited)
+        _write_file(path, edited)
     shown = _postconf_list(settings, parameter)
     if shown != new:
-        files.write_text(path, text)
+        _write_file(path, text)
         raise CommandExecutionError(
             f"postconf -h {parameter} shows {shown} after editing {path}; expected {new}. "
             f"{path} was put back as it was."
@@ -546,7 +568,7 @@ def reload_if_running():
         salt portal-gw ciphermail_mta.reload_if_running
     """
     settings = _settings()
-    running = _run(settings, "postfix", ["status"], ok_codes=(0, 1))["retcode"] == 0
+    running = _run(settings, "postfix", ["status"], ok_codes=(0, 1), read=True)["retcode"] == 0
     if running:
         _run(settings, "postfix", ["reload"])
         log.info("Reloaded Postfix (%s)", settings["postfix_config_dir"])

@@ -25,7 +25,7 @@ def __virtual__():
 
 
 def _run(name, work):
-    return ciphermail_split_state.run(name, work, bool(__opts__["test"]))
+    return ciphermail_split_state.run(name, work, bool(__opts__["test"]), __context__)
 
 
 def _normalise(value):

@@ -51,7 +51,7 @@ def _ledger(function, *args):
 
 def _run(name, work):
     """The state return of ``work(test, changes)`` (see :func:`ciphermail_split_state.run`)."""
-    return ciphermail_split_state.run(name, work, bool(__opts__.get("test")))
+    return ciphermail_split_state.run(name, work, bool(__opts__.get("test")), __context__)
 
 
 def _report(test, changes, made, summary):

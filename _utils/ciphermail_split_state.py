@@ -10,19 +10,23 @@ predicts (``test``) or makes them, and returns the comment. :func:`run`
 turns that into Salt's ``{name, result, changes, comment}``.
 """
 
+import ciphermail_split_reads
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 
-def run(name, work, test):
+def run(name, work, test, context):
     """
     Run ``work(test, changes)`` and build the state return: ``result`` True
     (done, or nothing to do), None (test=True with changes pending), or
     False with the command's or the argument's message, never a traceback;
-    changes made before a failure are still reported.
+    changes made before a failure are still reported. While ``work`` runs,
+    the execution modules remember their reads in ``context`` (the loader's
+    ``__context__``, see ``ciphermail_split_reads``).
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     try:
-        ret["comment"] = work(test, ret["changes"])
+        with ciphermail_split_reads.remembered(context):
+            ret["comment"] = work(test, ret["changes"])
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret

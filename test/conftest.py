@@ -4,7 +4,13 @@ import logging
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 from support.sandbox import REPO_ROOT, GatewaySandbox
+
+# Property tests check outcomes, not speed: no per-example deadline and no
+# "generation is slow" health check, which fail on a loaded machine.
+settings.register_profile("outcomes", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("outcomes")
 
 
 @pytest.fixture(scope="session")

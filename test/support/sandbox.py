@@ -31,6 +31,7 @@ mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128
 """
 
 WRITE_WORDS = {"set", "add", "delete"}
+POSTFIX_TOOLS = ("postconf", "postmap", "postfix")
 
 
 def is_write_call(call):
@@ -38,11 +39,22 @@ def is_write_call(call):
     return call["prog"] == "cm-run-playbook" or bool(WRITE_WORDS & set(call["argv"][:3]))
 
 
+def is_postfix_write(argv):
+    """True for a logged Postfix command (``[tool, args...]``) that changes files or the running MTA."""
+    tool, args = argv[0], argv[1:]
+    if tool == "postconf":
+        return bool({"-e", "-X", "-#"} & set(args))
+    if tool == "postmap":
+        return "-q" not in args
+    return "status" not in args
+
+
 class GatewaySandbox:
     """One simulated gateway with its own Postfix configuration directory."""
 
-    def __init__(self, root, main_cf_extra=""):
+    def __init__(self, root, main_cf_extra="", log_postfix=False):
         self.root = pathlib.Path(root)
+        self.log_postfix = log_postfix
         self.home = self.root / "sim"
         self.ansible_vars_dir = self.home / "ansible" / "group_vars" / "all"
         self.state_dir = self.root / "state"
@@ -57,7 +69,44 @@ class GatewaySandbox:
         master_cf = self.postfix_dir / "master.cf"
         if not master_cf.exists() and MASTER_CF_DIST.exists():
             shutil.copyfile(MASTER_CF_DIST, master_cf)
+        if log_postfix:
+            self._write_postfix_wrappers()
         self.age_config()
+
+    def _write_postfix_wrappers(self):
+        """
+        ``bin/postconf`` etc.: log one tab-separated line (a checksum of the
+        Postfix config dir's files, the tool, its arguments), then run the
+        real tool. The checksum tells whether anything was written between
+        two commands, by a command or by the formula editing a file.
+        """
+        bin_dir = self.root / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        for tool in POSTFIX_TOOLS:
+            real = shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
+            wrapper = bin_dir / tool
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                f"sum=$(cat '{self.postfix_dir}'/* 2>/dev/null | cksum | tr ' ' -)\n"
+                f"( IFS=\"$(printf '\\t')\"; printf '%s\\n' \"$sum\t{tool}\t$*\" ) >> '{self.postfix_log}'\n"
+                f'exec {real} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+
+    @property
+    def postfix_log(self):
+        return self.root / "postfix-calls.log"
+
+    def postfix_calls(self):
+        """
+        The Postfix commands the formula ran, oldest first, as ``{"config":
+        <checksum of the config files when it ran>, "argv": [tool, args...]}``;
+        needs ``log_postfix``.
+        """
+        if not self.postfix_log.exists():
+            return []
+        lines = [line.split("\t") for line in self.postfix_log.read_text().splitlines()]
+        return [{"config": fields[0], "argv": fields[1:]} for fields in lines]
 
     def age_config(self):
         """Date main.cf/master.cf back after a test wrote them (see :func:`age_config`)."""
@@ -77,6 +126,7 @@ class GatewaySandbox:
             "state_dir": str(self.state_dir),
             "postfix_config_dir": str(self.postfix_dir),
             "command_env": self.env(),
+            **({tool: str(self.root / "bin" / tool) for tool in POSTFIX_TOOLS} if self.log_postfix else {}),
         }
 
     # -- running Postfix for real -----------------------------------------------
