@@ -2,37 +2,21 @@
 Measuring ``state.apply`` runs on a sandboxed gateway, for ``make bench``
 (bench/run.py) and its guard in the test suite: how many gateway and
 Postfix commands one run makes, counted from the simulator's call log and
-from a log that small wrappers of ``postconf``, ``postmap`` and ``postfix``
-keep, and how long the run takes.
+from the log of the sandbox's Postfix wrappers (``GatewaySandbox(...,
+log_postfix=True)``), which files it writes, and how long it takes.
 """
 
 import collections
 import dataclasses
-import os
 import pathlib
-import shlex
-import shutil
 import statistics
 import time
 
 from support.masterless import MasterlessMinion
-from support.sandbox import REPO_ROOT, GatewaySandbox, is_write_call
+from support.sandbox import POSTFIX_TOOLS, REPO_ROOT, GatewaySandbox, is_postfix_write, is_write_call
 
-POSTFIX_TOOLS = ("postconf", "postmap", "postfix")
-POSTFIX_LOG = "postfix-calls.log"
-#: Separates the words of one logged Postfix command (no argument holds it).
-SEPARATOR = "\x1f"
-#: postconf options that edit main.cf or master.cf.
-POSTCONF_EDITS = {"-e", "-X", "-#", "-M", "-F", "-P"}
 #: The hand-written alternative (bench/by_hand), installed beside the formula.
 BY_HAND_DIR = REPO_ROOT / "bench" / "by_hand"
-
-WRAPPER = """\
-#!/bin/sh
-# {tool}, logged: one line per call (its words, separated by \\037), then the real command.
-printf '%s\\n' "$(printf '%s\\037' {tool} "$@")" >> {log}
-exec {real} "$@"
-"""
 
 #: The columns of a run, in the order the bench prints them.
 COUNTS = (
@@ -48,56 +32,23 @@ COUNTS = (
 )
 
 
-def log_postfix_commands(gateway):
-    """
-    Put logging wrappers of the Postfix commands into the sandbox; return
-    the ``lookup`` entries (``postconf``, ``postmap``, ``postfix``) that
-    point a run at them.
-    """
-    bin_dir = gateway.root / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    log = shlex.quote(str(gateway.root / POSTFIX_LOG))
-    lookup = {}
-    for tool in POSTFIX_TOOLS:
-        real = shutil.which(tool, path=search)
-        if real is None:
-            raise RuntimeError(f"{tool} is not installed (make postfix)")
-        wrapper = bin_dir / tool
-        wrapper.write_text(WRAPPER.format(tool=tool, log=log, real=shlex.quote(real)))
-        wrapper.chmod(0o755)
-        lookup[tool] = str(wrapper)
-    return lookup
-
-
 def postfix_calls(gateway):
-    """The Postfix commands the wrappers logged: [{"prog": tool, "argv": [words after it]}]."""
-    path = gateway.root / POSTFIX_LOG
-    if not path.exists():
-        return []
+    """
+    The Postfix commands the sandbox's logging wrappers saw, as
+    ``{"prog": tool, "argv": [its arguments without -c <dir>]}``.
+    """
     calls = []
-    for line in path.read_text().splitlines():
-        words = line.split(SEPARATOR)[:-1]
-        calls.append({"prog": words[0], "argv": _without_config_dir(words[1:])})
+    for call in gateway.postfix_calls():
+        tool, args = call["argv"][0], call["argv"][1:]
+        if "-c" in args[:-1]:
+            at = args.index("-c")
+            args = args[:at] + args[at + 2 :]
+        calls.append({"prog": tool, "argv": args})
     return calls
 
 
-def _without_config_dir(argv):
-    """``argv`` without its ``-c <dir>`` (every command of a run names the same directory)."""
-    if "-c" in argv[:-1]:
-        at = argv.index("-c")
-        return argv[:at] + argv[at + 2 :]
-    return argv
-
-
-def is_postfix_write(call):
-    """A Postfix command that changes something: postconf -e/-X/..., postmap (a build), postfix reload."""
-    argv = call["argv"]
-    if call["prog"] == "postconf":
-        return bool(POSTCONF_EDITS & set(argv))
-    if call["prog"] == "postmap":
-        return "-q" not in argv and "-s" not in argv
-    return argv != ["status"]
+def _postfix_write(call):
+    return is_postfix_write([call["prog"], *call["argv"]])
 
 
 def file_stamps(gateway):
@@ -131,10 +82,10 @@ def run_counts(sim_calls, pf_calls, written=()):
         "cli_reads": len(cli) - cli_writes,
         "cli_writes": cli_writes,
         "playbook_runs": sum(1 for call in sim_calls if call["prog"] == "cm-run-playbook"),
-        "postmap": sum(1 for call in pf_calls if call["prog"] == "postmap" and is_postfix_write(call)),
+        "postmap": sum(1 for call in pf_calls if call["prog"] == "postmap" and _postfix_write(call)),
         "reload": sum(1 for call in pf_calls if call["prog"] == "postfix" and call["argv"] == ["reload"]),
-        "postconf_e": sum(1 for call in pf_calls if call["prog"] == "postconf" and is_postfix_write(call)),
-        "postfix_reads": sum(1 for call in pf_calls if not is_postfix_write(call)),
+        "postconf_e": sum(1 for call in pf_calls if call["prog"] == "postconf" and _postfix_write(call)),
+        "postfix_reads": sum(1 for call in pf_calls if not _postfix_write(call)),
         "files_written": len(written),
     }
 
@@ -142,7 +93,7 @@ def run_counts(sim_calls, pf_calls, written=()):
 def is_read(call):
     """A read command: a ciphermail-cli get/list, or a Postfix command that changes nothing."""
     if call["prog"] in POSTFIX_TOOLS:
-        return not is_postfix_write(call)
+        return not _postfix_write(call)
     return call["prog"] == "ciphermail-cli" and not is_write_call(call)
 
 
@@ -209,9 +160,9 @@ def bench_minion(root, name, pillar, sim_env):
     alternative's SLS tree is installed as ``by_hand``.
     """
     root = pathlib.Path(root).resolve()
-    gateway = GatewaySandbox(root / "gateway")
+    gateway = GatewaySandbox(root / "gateway", log_postfix=True)
     given = pillar.get("lookup", {})
-    lookup = {**given, **log_postfix_commands(gateway), "command_env": {**given.get("command_env", {}), **sim_env}}
+    lookup = {**given, "command_env": {**given.get("command_env", {}), **sim_env}}
     minion = MasterlessMinion(root / "salt", f"{name}-minion", gateway, {**pillar, "lookup": lookup})
     (minion.file_root / "by_hand").symlink_to(BY_HAND_DIR)
     minion.sync()
