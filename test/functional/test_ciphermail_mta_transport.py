@@ -5,7 +5,6 @@ sandbox's Postfix configuration directory.
 
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import tempfile
@@ -285,29 +284,6 @@ def test_module_functions(modules, gateway):
     assert mta.reload_if_running() == {"running": False, "reloaded": False}
 
 
-def _start_postfix_without_listeners(gateway, workdir):
-    """
-    Run the sandbox's Postfix for real: unix-domain services only (no ports),
-    spool, data and log in ``workdir``, which Postfix's unprivileged
-    processes can reach (pytest's own tmp dirs are private to root).
-    """
-    directory = gateway.postfix_dir
-    master_cf = directory / "master.cf"
-    kept = [line for line in master_cf.read_text().splitlines(keepends=True) if line.split()[1:2] != ["inet"]]
-    master_cf.write_text("".join(kept))
-    (workdir / "spool").mkdir()
-    (workdir / "data").mkdir()
-    shutil.chown(workdir / "data", user="postfix")
-    main_cf = (directory / "main.cf").read_text()
-    main_cf = re.sub(r"(?m)^(queue|data)_directory = .*\n", "", main_cf) + (
-        f"queue_directory = {workdir}/spool\ndata_directory = {workdir}/data\n"
-        f"maillog_file = {workdir}/data/maillog\nmaillog_file_prefixes = {workdir}\n"
-    )
-    (directory / "main.cf").write_text(main_cf)
-    gateway.age_config()
-    subprocess.run(["postfix", "-c", str(directory), "start"], check=True, capture_output=True)
-
-
 @pytest.fixture
 def postfix_workdir():
     """A directory for a running Postfix, in the repository's build area."""
@@ -320,7 +296,7 @@ def postfix_workdir():
 @pytest.mark.skipif(os.geteuid() != 0, reason="starting Postfix needs root")
 def test_a_running_postfix_is_reloaded_once(states, gateway, postfix_workdir):
     _use_table(gateway, "")
-    _start_postfix_without_listeners(gateway, postfix_workdir)
+    gateway.start_postfix(postfix_workdir)
     try:
         ret = _present(states, "portal.example.net")
         assert ret.result is True, ret.comment
@@ -331,7 +307,7 @@ def test_a_running_postfix_is_reloaded_once(states, gateway, postfix_workdir):
             time.sleep(0.1)
         assert _maillog(postfix_workdir).count("reload -- version") == 1
     finally:
-        subprocess.run(["postfix", "-c", str(gateway.postfix_dir), "stop"], check=False, capture_output=True)
+        gateway.stop_postfix()
 
 
 def _maillog(workdir):

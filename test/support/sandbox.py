@@ -10,6 +10,7 @@ points the formula at the sandbox.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,34 @@ class GatewaySandbox:
             "command_env": self.env(),
             **({tool: str(self.root / "bin" / tool) for tool in POSTFIX_TOOLS} if self.log_postfix else {}),
         }
+
+    # -- running Postfix for real -----------------------------------------------
+    def start_postfix(self, workdir):
+        """
+        Run the sandbox's Postfix for real (needs root): unix-domain services
+        only (no ports), spool, data and log in ``workdir``, which Postfix's
+        unprivileged processes must be able to reach (pytest's own tmp dirs
+        are private to root). Its log is ``workdir/data/maillog``.
+        """
+        workdir = pathlib.Path(workdir)
+        master_cf = self.postfix_dir / "master.cf"
+        kept = [line for line in master_cf.read_text().splitlines(keepends=True) if line.split()[1:2] != ["inet"]]
+        master_cf.write_text("".join(kept))
+        (workdir / "spool").mkdir(parents=True)
+        (workdir / "data").mkdir()
+        shutil.chown(workdir / "data", user="postfix")
+        main_cf = (self.postfix_dir / "main.cf").read_text()
+        main_cf = re.sub(r"(?m)^(queue|data)_directory = .*\n", "", main_cf) + (
+            f"queue_directory = {workdir}/spool\ndata_directory = {workdir}/data\n"
+            f"maillog_file = {workdir}/data/maillog\nmaillog_file_prefixes = {workdir}\n"
+        )
+        (self.postfix_dir / "main.cf").write_text(main_cf)
+        self.age_config()
+        subprocess.run(["postfix", "-c", str(self.postfix_dir), "start"], check=True, capture_output=True)
+
+    def stop_postfix(self):
+        """Stop a Postfix that :meth:`start_postfix` started (no error if it is not running)."""
+        subprocess.run(["postfix", "-c", str(self.postfix_dir), "stop"], check=False, capture_output=True)
 
     # -- reading the simulated gateway ----------------------------------------
     def sim_state(self):
