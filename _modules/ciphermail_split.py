@@ -238,6 +238,36 @@ def _formula_defaults():
     return __salt__["slsutil.deserialize"]("yaml", text)["values"]
 
 
+def constants(pillar=None):
+    """
+    Return the split-mode constants in effect: ``lookup`` of
+    ``parameters/defaults.yaml`` with ``ciphermail_split:lookup`` of
+    ``pillar`` (default: this minion's pillar) merged over it, key by key.
+    These are the private domain and its properties, the override key, the
+    ``mynetworks`` parameter and the header triggers. Only their shape is
+    checked here (mappings, no unknown keys); :func:`validate_pillar`
+    checks the values.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.constants
+    """
+    if pillar is None:
+        pillar = __pillar__.get(PILLAR_KEY, {})
+    if not isinstance(pillar, dict):
+        raise _bad(PILLAR_KEY, pillar, "a mapping")
+    defaults = _formula_defaults()["lookup"]
+    given = pillar.get("lookup") or {}
+    path = f"{PILLAR_KEY}:lookup"
+    if not isinstance(given, dict):
+        raise _bad(path, given, "a mapping")
+    _refuse_unknown_keys(given, {**defaults, **{key: None for key in HOST_DEFAULTS}}, path)
+    merged = _merged(defaults, given)
+    return {key: merged[key] for key in defaults}
+
+
 def _sls_role(sls):
     """The role an SLS belongs to (``ciphermail_split.main.clean`` -> main) and whether it cleans."""
     parts = (sls or "").split(".")
