@@ -330,15 +330,37 @@ _CHECKS = (
 )
 
 
+#: The command each execution module of the formula needs in order to load.
+MODULE_TOOLS = {"ciphermail": "cli", "ciphermail_mta": "postconf"}
+
+
+def unavailable(function):
+    """
+    Say why the formula's execution function ``function`` cannot be called
+    on this minion (its module did not load: a missing tool, or the modules
+    are not synced), or return None when it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.unavailable ciphermail.domain_list
+    """
+    if function in __salt__:
+        return None
+    tool = MODULE_TOOLS.get(function.split(".")[0])
+    problem = tool_problem(tool) if tool else None
+    return f"{function} is not available: " + (
+        problem or "run saltutil.sync_all so the formula's _modules and _utils are on the minion"
+    )
+
+
 def _require_checks():
-    """Fail with the loader's reason when a module of the formula did not load."""
+    """Fail, saying why, when a module of the formula did not load."""
     for function in _CHECKS:
-        if function not in __salt__:
-            reason = __salt__.missing_fun_string(function) if hasattr(__salt__, "missing_fun_string") else ""
-            raise CommandExecutionError(
-                f"{function} is not available ({reason}); "
-                "run saltutil.sync_all so the formula's _modules and _utils are on the minion"
-            )
+        reason = unavailable(function)
+        if reason:
+            raise CommandExecutionError(reason)
 
 
 def validate_pillar(pillar=None, defaults=None, sls=None):

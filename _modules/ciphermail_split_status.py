@@ -24,9 +24,9 @@ def __virtual__():
 
 def _call(function, *args):
     """Call an execution function of the formula; say why when it is not loaded."""
-    if function not in __salt__:
-        reason = __salt__.missing_fun_string(function) if hasattr(__salt__, "missing_fun_string") else ""
-        raise CommandExecutionError(f"{function} is not available ({reason})")
+    reason = __salt__["ciphermail_split.unavailable"](function)
+    if reason:
+        raise CommandExecutionError(reason)
     return __salt__[function](*args)
 
 
