@@ -114,11 +114,11 @@ def _configured_as_main(main):
 
 
 def _configured_as_portal(portal, lookup):
-    enabled = [trigger["enabled_property"] for trigger in lookup["triggers"].values()]
     triggers = portal["triggers"]
+    enabled = [trigger["enabled_property"] for trigger in lookup["triggers"].values()]
     return (
         portal["private_domain"].get("present") is True
-        or any(_call("ciphermail.normalise_value", triggers.get(name)) == "true" for name in enabled if name in triggers)
+        or any(_call("ciphermail.normalise_value", triggers[name]) == "true" for name in enabled if name in triggers)
         or bool(portal["mynetworks"].get("ours"))
     )
 
