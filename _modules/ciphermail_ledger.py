@@ -181,6 +181,35 @@ def restore_plan(kind, key, current):
     return {"action": "release", "value": current}
 
 
+def mynetworks_key(parameter, entry):
+    """
+    Return the ledger key of one ``mynetworks`` entry of the list parameter
+    ``parameter`` (records of kind ``mynetworks``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_ledger.mynetworks_key mynetworks 192.0.2.10
+    """
+    return f"{parameter}|{entry}"
+
+
+def mynetworks_entries(parameter="mynetworks"):
+    """
+    Return the entries of the list parameter ``parameter`` that the formula
+    added (the main gateway's addresses), as it wrote them.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_ledger.mynetworks_entries
+    """
+    prefix = mynetworks_key(parameter, "")
+    return [key[len(prefix) :] for key in records("mynetworks") if key.startswith(prefix)]
+
+
 def playbook_pending():
     """
     True when the Ansible override changed and ``cm-run-playbook`` has not

@@ -581,9 +581,6 @@ def reload_if_running():
 
 # -- the portal's SMTP service -------------------------------------------------------
 
-#: The vendor's private portal domain (``private_domain`` in
-#: parameters/defaults.yaml), when pillar ``ciphermail_split:lookup`` names none.
-PRIVATE_DOMAIN = "relay-to-webmail.private"
 SMTP_PORT = 25
 MAX_SMTP_TIMEOUT = 300
 
@@ -592,7 +589,7 @@ def _smtp_destination(host, port, domain):
     """``(host, port, nexthop)`` to check: ``host``, or the transport entry of the private domain."""
     nexthop_found = None
     if host is None:
-        domain = domain or __salt__["config.get"]("ciphermail_split:lookup:private_domain") or PRIVATE_DOMAIN
+        domain = domain or __salt__["ciphermail_split.constants"]()["private_domain"]
         nexthop_found = transport_lookup(domain)
         if nexthop_found is None:
             raise CommandExecutionError(
@@ -686,9 +683,9 @@ def smtp_check(host=None, port=None, timeout=10, helo=None, domain=None):
     ``[host]:port``, ``[ipv6:2001:db8::20]``, with or without ``smtp:``.
     ``port`` defaults to the destination's port, else 25. ``timeout``:
     seconds for each step. ``helo``: the EHLO name (default: this minion's
-    FQDN). ``domain``: the private domain (default: pillar
-    ``ciphermail_split:lookup:private_domain``, else
-    ``relay-to-webmail.private``).
+    FQDN). ``domain``: the private domain (default: ``private_domain`` of
+    ``ciphermail_split.constants``, ``relay-to-webmail.private`` unless
+    pillar says otherwise).
 
     Returns ``host``, ``port``, ``nexthop`` (the transport entry used, or
     None), ``connected``, ``banner``, ``ehlo_code``, ``ehlo_extensions``,

@@ -238,6 +238,36 @@ def _formula_defaults():
     return __salt__["slsutil.deserialize"]("yaml", text)["values"]
 
 
+def constants(pillar=None):
+    """
+    Return the split-mode constants in effect: ``lookup`` of
+    ``parameters/defaults.yaml`` with ``ciphermail_split:lookup`` of
+    ``pillar`` (default: this minion's pillar) merged over it, key by key.
+    These are the private domain and its properties, the override key, the
+    ``mynetworks`` parameter and the header triggers. Only their shape is
+    checked here (mappings, no unknown keys); :func:`validate_pillar`
+    checks the values.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.constants
+    """
+    if pillar is None:
+        pillar = __pillar__.get(PILLAR_KEY, {})
+    if not isinstance(pillar, dict):
+        raise _bad(PILLAR_KEY, pillar, "a mapping")
+    defaults = _formula_defaults()["lookup"]
+    given = pillar.get("lookup") or {}
+    path = f"{PILLAR_KEY}:lookup"
+    if not isinstance(given, dict):
+        raise _bad(path, given, "a mapping")
+    _refuse_unknown_keys(given, {**defaults, **{key: None for key in HOST_DEFAULTS}}, path)
+    merged = _merged(defaults, given)
+    return {key: merged[key] for key in defaults}
+
+
 def _sls_role(sls):
     """The role an SLS belongs to (``ciphermail_split.main.clean`` -> main) and whether it cleans."""
     parts = (sls or "").split(".")
@@ -300,15 +330,37 @@ _CHECKS = (
 )
 
 
+#: The command each execution module of the formula needs in order to load.
+MODULE_TOOLS = {"ciphermail": "cli", "ciphermail_mta": "postconf"}
+
+
+def unavailable(function):
+    """
+    Say why the formula's execution function ``function`` cannot be called
+    on this minion (its module did not load: a missing tool, or the modules
+    are not synced), or return None when it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.unavailable ciphermail.domain_list
+    """
+    if function in __salt__:
+        return None
+    tool = MODULE_TOOLS.get(function.split(".")[0])
+    problem = tool_problem(tool) if tool else None
+    return f"{function} is not available: " + (
+        problem or "run saltutil.sync_all so the formula's _modules and _utils are on the minion"
+    )
+
+
 def _require_checks():
-    """Fail with the loader's reason when a module of the formula did not load."""
+    """Fail, saying why, when a module of the formula did not load."""
     for function in _CHECKS:
-        if function not in __salt__:
-            reason = __salt__.missing_fun_string(function) if hasattr(__salt__, "missing_fun_string") else ""
-            raise CommandExecutionError(
-                f"{function} is not available ({reason}); "
-                "run saltutil.sync_all so the formula's _modules and _utils are on the minion"
-            )
+        reason = unavailable(function)
+        if reason:
+            raise CommandExecutionError(reason)
 
 
 def validate_pillar(pillar=None, defaults=None, sls=None):

@@ -200,13 +200,12 @@ def transport_absent(name, force=False):
 
 
 def _ledger_key(parameter, entry):
-    return f"{parameter}|{entry}"
+    return _ledger("mynetworks_key", parameter, entry)
 
 
 def _ours(parameter):
     """The ``mynetworks`` entries the ledger says the formula added to ``parameter``."""
-    prefix = _ledger_key(parameter, "")
-    return [key[len(prefix) :] for key in _ledger("records", "mynetworks") if key.startswith(prefix)]
+    return _ledger("mynetworks_entries", parameter)
 
 
 def _materialised(parameter):

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+from support.masterless import link_formula
 from support.postfix_instance import PostfixInstance, free_port, instance_root, loopback_address, running
 from support.values import DOMAIN
 
@@ -24,7 +25,8 @@ def portal():
 
 
 @pytest.fixture
-def smtp_check(modules):
+def smtp_check(modules, state_tree):
+    link_formula(state_tree)  # the private domain comes from the formula's defaults.yaml
     return modules.ciphermail_mta.smtp_check
 
 

@@ -24,9 +24,9 @@ def test_spm_build_packages_the_formula(tmp_path):
     assert len(packages) == 1
     with tarfile.open(packages[0]) as package:
         names = set(package.getnames())
-    for sls in ("init", "clean", "main/init", "main/clean", "portal/init", "portal/clean"):
+    for sls in ("init", "clean", "main/init", "main/clean", "portal/init", "portal/clean", "orch/init", "orch/clean"):
         assert f"ciphermail_split/ciphermail_split/{sls}.sls" in names
-    for module in ("ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split"):
+    for module in ("ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split", "ciphermail_split_status"):
         assert f"ciphermail_split/_modules/{module}.py" in names
     assert "ciphermail_split/_utils/ciphermail_split_state.py" in names
     assert "ciphermail_split/FORMULA" in names

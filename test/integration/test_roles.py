@@ -162,3 +162,16 @@ def test_main_clean_keeps_the_transport_entry_until_the_playbook_succeeded(make_
     converge_apply(minion, "ciphermail_split.clean")
     assert minion.gateway.postmap_query(DOMAIN, table) is None
     assert minion.gateway.sim_state()["playbook"]["applied"] == {}
+
+
+def test_the_orchestrations_stop_when_applied_to_a_minion(main_minion):
+    gateway = main_minion.gateway
+    calls, files = len(gateway.calls()), gateway.files()
+    for sls in ("ciphermail_split.orch", "ciphermail_split.orch.clean"):
+        run = main_minion.apply(sls)
+        assert run.returncode != 0
+        assert run.results == {"ciphermail_split-orch-stopped": False}, run
+        comment = run.states["ciphermail_split-orch-stopped"]["comment"]
+        assert comment.endswith(f"run salt-run state.orchestrate {sls}")
+    assert gateway.calls()[calls:] == []
+    assert gateway.files() == files

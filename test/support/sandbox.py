@@ -190,6 +190,10 @@ class GatewaySandbox:
         flags = "-hx" if expand else "-h"
         return _run(["postconf", "-c", str(self.postfix_dir), flags, parameter]).strip()
 
+    def mynetworks(self):
+        """The elements of ``mynetworks`` as Postfix shows them."""
+        return self.postconf("mynetworks").replace(",", " ").split()
+
     def postmap_query(self, key, table):
         proc = subprocess.run(
             ["postmap", "-c", str(self.postfix_dir), "-q", key, table],

@@ -11,7 +11,7 @@ import yaml
 from support.modules import load_execution_module
 from support.sandbox import REPO_ROOT
 
-EXECUTION_MODULES = ("ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split")
+EXECUTION_MODULES = ("ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split", "ciphermail_split_status")
 README = (REPO_ROOT / "README.rst").read_text()
 PILLAR_EXAMPLE = (REPO_ROOT / "pillar.example").read_text()
 DEFAULTS = yaml.safe_load((REPO_ROOT / "ciphermail_split" / "parameters" / "defaults.yaml").read_text())["values"]

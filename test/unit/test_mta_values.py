@@ -6,10 +6,7 @@ mynetworks entries.
 
 import ciphermail_postfix_values as values
 import pytest
-import yaml
 from salt.exceptions import SaltInvocationError
-from support.modules import load_execution_module
-from support.sandbox import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -243,7 +240,3 @@ def test_helo_name_refuses(value):
     with pytest.raises(SaltInvocationError):
         values.helo_name(value)
 
-
-def test_smtp_check_default_domain_is_the_formulas():
-    defaults = yaml.safe_load((REPO_ROOT / "ciphermail_split" / "parameters" / "defaults.yaml").read_text())
-    assert load_execution_module("ciphermail_mta").PRIVATE_DOMAIN == defaults["values"]["lookup"]["private_domain"]

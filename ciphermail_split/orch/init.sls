@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# vim: ft=sls
+{#-
+  Both gateways from the master: salt-run state.orchestrate ciphermail_split.orch
+  (test=True passes through). The portal role first, on every minion whose
+  pillar says role: portal, so the portal accepts the main gateway's mail
+  before the main gateway sends it; then the main role, only if the portal
+  part succeeded. Addresses the pillar leaves out come from the Salt Mine
+  (see orch/map.jinja and README, Orchestration).
+#}
+{%- set tplroot = tpldir.split("/")[0] %}
+{%- from tplroot ~ "/orch/map.jinja" import orch with context %}
+{%- from tplroot ~ "/orch/stop.jinja" import stop with context %}
+
+{%- if orch.problems %}
+{{- stop(orch.problems) }}
+{%- else %}
+
+ciphermail_split-orch-portal-applied:
+  salt.state:
+    - tgt: {{ orch.targets.portal | json }}
+    - tgt_type: pillar
+    - sls: ciphermail_split.portal
+{%- if orch.pillar.portal %}
+    - pillar: {{ orch.pillar.portal | json }}
+{%- endif %}
+
+ciphermail_split-orch-main-applied:
+  salt.state:
+    - tgt: {{ orch.targets.main | json }}
+    - tgt_type: pillar
+    - sls: ciphermail_split.main
+{%- if orch.pillar.main %}
+    - pillar: {{ orch.pillar.main | json }}
+{%- endif %}
+    - require:
+      - salt: ciphermail_split-orch-portal-applied
+{%- endif %}

@@ -1,0 +1,142 @@
+"""
+What ``ciphermail_split.orch`` renders on the master for a given fleet:
+which pillar override each role gets from the Salt Mine, and when it stops
+before running anything. Rendered by Salt's Jinja renderer (the formula's
+own imports included) with a stand-in for the master's runners; the real
+runners are used in test/integration/test_master_two_minions.py.
+"""
+
+import pytest
+import salt.utils.templates
+import yaml
+from support.masterless import link_formula
+
+ORCH = "ciphermail_split/orch/init.sls"
+MAIN_MINE, PORTAL_MINE = "ciphermail_split_main_addresses", "ciphermail_split_portal_server"
+PORTAL_STEP, MAIN_STEP = "ciphermail_split-orch-portal-applied", "ciphermail_split-orch-main-applied"
+STOPPED = "ciphermail_split-orch-stopped"
+
+
+class Master:
+    """The runners the orchestration calls, answering from ``pillars`` ({minion: ciphermail_split}) and ``mine``."""
+
+    def __init__(self, pillars, mine):
+        self.pillars, self.mine = pillars, mine
+
+    def _with_role(self, target):
+        role = target.rsplit(":", 1)[1]
+        return [minion for minion, pillar in self.pillars.items() if pillar.get("role") == role]
+
+    def runner(self, name, **kwargs):
+        if name == "cache.pillar":
+            return {minion: {"ciphermail_split": self.pillars[minion]} for minion in self._with_role(kwargs["tgt"])}
+        if name == "pillar.show_pillar":
+            return {"ciphermail_split": self.pillars[kwargs["minion"]]}
+        if name == "mine.get":
+            published = self.mine.get(kwargs["fun"], {})
+            return {minion: published[minion] for minion in self._with_role(kwargs["tgt"]) if minion in published}
+        raise AssertionError(f"unexpected runner {name}")
+
+
+@pytest.fixture
+def render(loaders, state_tree):
+    """Render the orchestration as the master does; returns its states."""
+    link_formula(state_tree)
+
+    def run(pillars, mine, role="master"):
+        master = Master(pillars, mine)
+        context = {
+            "opts": {**loaders.opts, "__role": role},
+            "saltenv": "base",
+            "sls": "ciphermail_split.orch",
+            "tpldir": "ciphermail_split/orch",
+            "salt": {"saltutil.runner": master.runner},
+            "grains": {},
+            "pillar": {},
+        }
+        text = salt.utils.templates.render_jinja_tmpl((state_tree / ORCH).read_text(), context, str(state_tree / ORCH))
+        return yaml.safe_load(text)
+
+    return run
+
+
+def step_pillar(states, step):
+    """The pillar override of one ``salt.state`` step (None: none)."""
+    arguments = {key: value for item in states[step]["salt.state"] for key, value in item.items()}
+    return arguments.get("pillar")
+
+
+def stop_message(states):
+    assert list(states) == [STOPPED]
+    return dict(item for arg in states[STOPPED]["test.fail_without_changes"] for item in arg.items())["comment"]
+
+
+def test_addresses_the_pillar_leaves_out_come_from_the_mine(render):
+    pillars = {"main-1": {"role": "main"}, "main-2": {"role": "main"}, "portal-1": {"role": "portal"}}
+    mine = {
+        MAIN_MINE: {"main-1": ["192.0.2.10", "192.0.2.11"], "main-2": "192.0.2.11"},
+        PORTAL_MINE: {"portal-1": "portal.dmz.example.net"},
+    }
+    states = render(pillars, mine)
+    assert step_pillar(states, PORTAL_STEP) == {
+        "ciphermail_split": {"main_gateway_addresses": ["192.0.2.10", "192.0.2.11"]}
+    }
+    assert step_pillar(states, MAIN_STEP) == {"ciphermail_split": {"portal_server": "portal.dmz.example.net"}}
+    assert {"salt": PORTAL_STEP} in states[MAIN_STEP]["salt.state"][-1]["require"]
+
+
+def test_pillar_wins_over_the_mine(render):
+    pillars = {
+        "main-1": {"role": "main", "portal_server": "198.51.100.20"},
+        "portal-1": {"role": "portal", "main_gateway_addresses": ["192.0.2.10"]},
+    }
+    mine = {MAIN_MINE: {"main-1": ["192.0.2.99"]}, PORTAL_MINE: {"portal-1": ["198.51.100.99"]}}
+    states = render(pillars, mine)
+    assert step_pillar(states, PORTAL_STEP) is None
+    assert step_pillar(states, MAIN_STEP) is None
+
+
+MAIN_WITH_PORTAL = {"role": "main", "portal_server": "p.example.net"}
+PORTAL_WITH_MAIN = {"role": "portal", "main_gateway_addresses": ["192.0.2.10"]}
+STOPS = {
+    "no mine data from one main gateway": (
+        {"main-1": MAIN_WITH_PORTAL, "main-2": MAIN_WITH_PORTAL, "portal-1": {"role": "portal"}},
+        {MAIN_MINE: {"main-1": ["192.0.2.10"]}},
+        ["ciphermail_split:main_gateway_addresses", MAIN_MINE, "from main-2", "mine.update"],
+    ),
+    "an empty mine value": (
+        {"main-1": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN},
+        {PORTAL_MINE: {"portal-1": []}},
+        ["ciphermail_split:portal_server", PORTAL_MINE, "from portal-1"],
+    ),
+    "two portal addresses": (
+        {"main-1": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN},
+        {PORTAL_MINE: {"portal-1": ["198.51.100.20", "198.51.100.21"]}},
+        ["ciphermail_split:portal_server", PORTAL_MINE, "198.51.100.20, 198.51.100.21", "one host"],
+    ),
+    "pillar on some gateways of a role only": (
+        {"main-1": MAIN_WITH_PORTAL, "main-2": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN},
+        {PORTAL_MINE: {"portal-1": "p.example.net"}},
+        ["ciphermail_split:portal_server is in the pillar of main-1 but not of main-2"],
+    ),
+    "no portal gateway": (
+        {"main-1": MAIN_WITH_PORTAL},
+        {},
+        ["No minion has pillar ciphermail_split:role: portal"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STOPS)
+def test_it_stops_before_any_step_naming_the_key_and_the_mine_function(render, case):
+    pillars, mine, expected = STOPS[case]
+    states = render(pillars, mine)
+    message = stop_message(states)
+    assert message.startswith("Nothing was changed.")
+    for text in expected:
+        assert text in message
+
+
+def test_on_a_minion_it_stops(render):
+    states = render({"portal-1": {"role": "portal"}}, {}, role="minion")
+    assert stop_message(states).endswith("run salt-run state.orchestrate ciphermail_split.orch")

@@ -1,0 +1,140 @@
+"""
+``ciphermail_split.status`` reports what a gateway has configured, for
+each role, for an unconfigured gateway and with the CipherMail back-end
+down; it never writes.
+"""
+
+import pytest
+from support.masterless import gateway_pillar, link_formula
+from support.values import BASE_MYNETWORKS, DOMAIN, MAIN_GATEWAY_ADDRESS, MAIN_PILLAR, PORTAL_PILLAR, TRIGGERS
+
+NEXTHOP = "smtp:[portal.dmz.example.net]"
+TRIGGERS_OFF = {
+    "trigger-webmail-header": "",
+    "trigger-webmail-header-enabled": "false",
+    "trigger-otp-encryption-header": "",
+    "trigger-otp-encryption-header-enabled": "false",
+}
+
+
+@pytest.fixture
+def apply_role(modules, gateway, state_tree):
+    """Apply the formula's role SLS to the sandboxed gateway, as state.apply does."""
+    link_formula(state_tree)
+
+    def apply(pillar):
+        ret = modules.state.sls("ciphermail_split", pillar=gateway_pillar(gateway, pillar))
+        assert not ret.failed and all(state.result is True for state in ret), ret.raw
+        gateway.age_config()
+
+    return apply
+
+
+@pytest.fixture
+def status(modules, gateway, state_tree):
+    """``ciphermail_split.status``, checked to write nothing."""
+    link_formula(state_tree)
+
+    def read():
+        calls, files = len(gateway.calls()), gateway.files()
+        state_files = sorted(gateway.state_dir.rglob("*")) if gateway.state_dir.exists() else []
+        report = modules.ciphermail_split.status()
+        assert gateway.write_calls(since=calls) == []
+        assert gateway.files() == files
+        assert (sorted(gateway.state_dir.rglob("*")) if gateway.state_dir.exists() else []) == state_files
+        return report
+
+    return read
+
+
+def test_an_unconfigured_gateway(status, gateway):
+    report = status()
+    assert report["role"] == "none"
+    assert report["role_in_pillar"] is None
+    assert report["main"] == {
+        "override": {
+            "path": str(gateway.ansible_vars_dir / "ciphermail-split-mode.yml"),
+            "values": {},
+            "portal_enabled": False,
+            "shadowed_by": None,
+        },
+        "playbook": {"pending": False},
+        "transport": {"domain": DOMAIN, "table": None, "entry": None, "lookup": None, "ours": False},
+    }
+    assert report["portal"] == {
+        "mynetworks": {"parameter": "mynetworks", "value": BASE_MYNETWORKS, "ours": []},
+        "private_domain": {
+            "name": DOMAIN,
+            "present": False,
+            "properties": {"revert-rewrite-recipient": None},
+            "ours": False,
+        },
+        "triggers": TRIGGERS_OFF,
+    }
+
+
+def test_a_main_gateway(apply_role, status, gateway):
+    apply_role(MAIN_PILLAR)
+    report = status()
+    assert report["role"] == "main"
+    assert report["main"]["override"]["values"] == {"ciphermail_backend__remote_portal_enabled": True}
+    assert report["main"]["override"]["portal_enabled"] is True
+    assert report["main"]["playbook"] == {"pending": False}
+    table = f"hash:{gateway.postfix_dir}/transport"
+    assert report["main"]["transport"] == {
+        "domain": DOMAIN,
+        "table": table,
+        "entry": NEXTHOP,
+        "lookup": NEXTHOP,
+        "ours": True,
+    }
+    assert report["portal"]["private_domain"]["present"] is False
+    assert report["portal"]["triggers"] == TRIGGERS_OFF
+
+
+def test_a_portal_gateway(apply_role, status):
+    apply_role(PORTAL_PILLAR)
+    report = status()
+    assert report["role"] == "portal"
+    assert report["portal"] == {
+        "mynetworks": {
+            "parameter": "mynetworks",
+            "value": [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS],
+            "ours": [MAIN_GATEWAY_ADDRESS],
+        },
+        "private_domain": {
+            "name": DOMAIN,
+            "present": True,
+            "properties": {"revert-rewrite-recipient": "true"},
+            "ours": True,
+        },
+        "triggers": TRIGGERS,
+    }
+    assert report["main"]["override"]["portal_enabled"] is False
+    assert report["main"]["transport"]["entry"] is None
+
+
+def test_a_gateway_with_both_roles(apply_role, status):
+    apply_role(MAIN_PILLAR)
+    apply_role(PORTAL_PILLAR)
+    assert status()["role"] == "both"
+
+
+def test_a_pending_playbook_shows(apply_role, status, monkeypatch):
+    monkeypatch.setenv("CIPHERMAIL_SIM_FAIL", "run-playbook")
+    with pytest.raises(AssertionError):
+        apply_role(MAIN_PILLAR)
+    report = status()
+    assert report["main"]["playbook"] == {"pending": True}
+    assert report["role"] == "main"
+
+
+def test_with_the_backend_down_the_other_parts_are_still_reported(apply_role, status, monkeypatch):
+    apply_role(PORTAL_PILLAR)
+    monkeypatch.setenv("CIPHERMAIL_SIM_FAIL", "domain,property")
+    report = status()
+    for part in ("private_domain", "triggers"):
+        assert "the CipherMail back-end is not available" in report["portal"][part]["error"]
+    assert report["portal"]["mynetworks"]["ours"] == [MAIN_GATEWAY_ADDRESS]
+    assert report["main"]["transport"]["entry"] is None
+    assert report["role"] == "portal"
