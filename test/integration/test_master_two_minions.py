@@ -11,7 +11,7 @@ from support.masterless import gateway_pillar, link_formula
 from support.sandbox import GatewaySandbox
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.master]
 
 
 @pytest.fixture(scope="module")
