@@ -20,7 +20,7 @@ endif
 ifeq ($(shell grep -E '^salt==$(subst .,\.,$(SALT_VERSION))(\.|$$)' $(REQUIREMENTS)),)
 $(error SALT_VERSION=$(SALT_VERSION): $(REQUIREMENTS) pins $(shell grep '^salt==' $(REQUIREMENTS)))
 endif
-# The tiers the issue asks of every supported Salt; not the master tier.
+# The tiers every supported Salt must pass; the master tier runs on the default one.
 TIERS        := -m 'not master' test/unit test/functional test/integration
 else
 REQUIREMENTS := requirements.txt

@@ -80,10 +80,10 @@ class MasterlessMinion:
         (self.config_dir / "minion").write_text(yaml.safe_dump(config))
 
     @classmethod
-    def synced(cls, root, name, pillar, main_cf_extra="", fileserver=None):
+    def synced(cls, root, name, pillar, main_cf_extra=""):
         """A minion for a fresh sandboxed gateway under ``root``, its modules synced."""
         gateway = GatewaySandbox(pathlib.Path(root) / "gateway", main_cf_extra=main_cf_extra)
-        minion = cls(pathlib.Path(root) / "salt", f"{name}-minion", gateway, pillar, fileserver)
+        minion = cls(pathlib.Path(root) / "salt", f"{name}-minion", gateway, pillar)
         minion.sync()
         return minion
 
