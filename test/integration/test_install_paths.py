@@ -129,6 +129,7 @@ def test_spm_local_install(tmp_path, spm_package):
         "spm_share_dir": spm_root / "share",
         "spm_logfile": spm_root / "spm.log",
         "spm_repos_config": spm_root / "spm.repos",
+        "cachedir": spm_root / "master-cache",  # else spm writes a pillar cache under /var/cache/salt
     }
     conf_dir = spm_root / "conf"
     conf_dir.mkdir(parents=True)
