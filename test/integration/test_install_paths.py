@@ -29,7 +29,12 @@ pytestmark = pytest.mark.integration
 SYNCED = {
     "modules": {"ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split"},
     "states": {"ciphermail", "ciphermail_mta"},
-    "utils": {"ciphermail_postfix_values", "ciphermail_postfix_text", "ciphermail_split_state", "ciphermail_split_files"},
+    "utils": {
+        "ciphermail_postfix_values",
+        "ciphermail_postfix_text",
+        "ciphermail_split_state",
+        "ciphermail_split_files",
+    },
 }
 MAIN_STATES = {
     "ciphermail_split-main-transport-present",
@@ -61,7 +66,8 @@ def site_file_root(root):
 
 def sync_and_predict(root, fileserver):
     """A masterless minion served by ``fileserver``: sync_all, then the main role with test=True."""
-    minion = MasterlessMinion(root / "salt", "install-minion", GatewaySandbox(root / "gateway"), MAIN_PILLAR, fileserver)
+    gateway = GatewaySandbox(root / "gateway")
+    minion = MasterlessMinion(root / "salt", "install-minion", gateway, MAIN_PILLAR, fileserver)
     synced = json.loads(minion.sync().stdout)["local"]
     for kind, names in SYNCED.items():
         assert {f"{kind}.{name}" for name in names} <= set(synced[kind]), synced
