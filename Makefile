@@ -1,21 +1,53 @@
 # ciphermail-split-formula: developer entry points.
 #   make test   create .venv, install pinned requirements and postfix, lint, run the suite
+#   make test SALT_VERSION=3006
+#               the unit, functional and salt-call tiers against the Salt pinned in
+#               requirements-salt3006.txt, in its own venv (.venv-salt3006)
+#   make lint   ruff (Python), yamllint (YAML), salt-lint (SLS and Jinja)
 #   make demo   run both gateway roles against a sandbox (simulator + throwaway Postfix)
 #   make spm    build the SPM package into $(SPM_DIR)
 #   make bench  the formula against the hand-written SLS (bench/), on the simulator with latency
 PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(CURDIR)/$(VENV)/bin
+
+ifdef SALT_VERSION
+# 3006 or 3006.29: the series names the pinned requirements; a point release
+# must be the one pinned there.
+SALT_SERIES  := $(firstword $(subst ., ,$(SALT_VERSION)))
+REQUIREMENTS := requirements-salt$(SALT_SERIES).txt
+VENV         ?= .venv-salt$(SALT_SERIES)
+ifeq ($(wildcard $(REQUIREMENTS)),)
+$(error SALT_VERSION=$(SALT_VERSION): there is no $(REQUIREMENTS))
+endif
+ifeq ($(shell grep -E '^salt==$(subst .,\.,$(SALT_VERSION))(\.|$$)' $(REQUIREMENTS)),)
+$(error SALT_VERSION=$(SALT_VERSION): $(REQUIREMENTS) pins $(shell grep '^salt==' $(REQUIREMENTS)))
+endif
+# The tiers every supported Salt must pass; the master tier runs on the default one.
+TIERS        := -m 'not master' test/unit test/functional test/integration
+else
+REQUIREMENTS := requirements.txt
+VENV         ?= .venv
+TIERS        :=
+endif
+
+BIN      := $(CURDIR)/$(VENV)/bin
+LINT_BIN := $(CURDIR)/.venv/bin
 export PATH := $(BIN):$(PATH):/usr/sbin:/sbin
 
 .PHONY: test lint demo bench spm venv postfix clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements.txt
+define make-venv
+	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --quiet -r $<
 	touch $@
+endef
+
+.venv/.installed: requirements.txt
+	$(make-venv)
+
+.venv-salt%/.installed: requirements-salt%.txt
+	$(make-venv)
 
 # The Debian package, non-interactive, "No configuration": nothing is started
 # and /etc/postfix/main.cf is not written. Tests use throwaway config dirs.
@@ -27,12 +59,16 @@ postfix:
 	fi
 
 # Four workers on the two cores CI has: much of a test waits on Postfix (it
-# pauses while main.cf is younger than a second) or on child processes.
-test: venv postfix lint
-	$(BIN)/python -m pytest -n 4
+# pauses while main.cf is younger than a second) or on child processes. A
+# SALT_VERSION run does not lint: the linters live in .venv.
+test: venv postfix $(if $(SALT_VERSION),,lint)
+	$(BIN)/python -m pytest -n 4 $(TIERS)
 
-lint: venv
-	$(BIN)/ruff check --quiet .
+SLS_FILES := $(shell find ciphermail_split -name '*.sls' | sort)
+lint: .venv/.installed
+	$(LINT_BIN)/ruff check --quiet .
+	$(LINT_BIN)/yamllint --strict .
+	$(LINT_BIN)/salt-lint $(SLS_FILES) ciphermail_split/map.jinja pillar.example
 
 demo: venv postfix
 	cd test && $(BIN)/python demo.py

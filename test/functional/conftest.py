@@ -30,7 +30,12 @@ def minion_opts(salt_factories):
 
 @pytest.fixture(scope="package")
 def package_loaders(minion_opts):
-    return Loaders(minion_opts, loaded_base_name=f"{random_string('loader-')}.loaded")
+    loaders = Loaders(minion_opts, loaded_base_name=f"{random_string('loader-')}.loaded")
+    # Salt 3006's loader deep-copies the opts it is given: hand it these two
+    # objects again, so that the modules share them with loaders.opts.
+    for key in ("ciphermail_split", "file_roots"):
+        loaders.modules.opts[key] = loaders.opts[key]
+    return loaders
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from support.masterless import gateway_pillar, link_formula
 from support.sandbox import GatewaySandbox
 from support.values import BASE_MYNETWORKS, DOMAIN, MAIN_GATEWAY_ADDRESS, OVERRIDE_FILE, OVERRIDE_KEY, TRIGGERS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.master]
 
 ROLES = ("portal", "main")  # the order the orchestration applies them
 MINE_FUNCTION = {"main": "ciphermail_split_main_addresses", "portal": "ciphermail_split_portal_server"}

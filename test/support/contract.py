@@ -25,11 +25,11 @@ def converge_state(gateway, state_function):
     return live.changes
 
 
-def converge_apply(minion, sls="ciphermail_split", env=None):
+def predict_apply(minion, sls="ciphermail_split", env=None):
     """
-    ``state.apply sls`` with salt-call (integration tier): test=True, live,
-    live again. Returns the live StateRun; its ``writes`` are the gateway
-    write commands the live run made.
+    ``state.apply sls test=True`` with salt-call: it succeeds, every state
+    with changes says None, and it writes nothing and changes no file.
+    Returns the StateRun.
     """
     gateway = minion.gateway
     calls, files = len(gateway.calls()), gateway.files()
@@ -38,6 +38,17 @@ def converge_apply(minion, sls="ciphermail_split", env=None):
     assert all(predicted.results[state] is None for state in predicted.changes), predicted
     assert gateway.write_calls(since=calls) == []
     assert gateway.files() == files
+    return predicted
+
+
+def converge_apply(minion, sls="ciphermail_split", env=None):
+    """
+    ``state.apply sls`` with salt-call (integration tier): test=True, live,
+    live again. Returns the live StateRun; its ``writes`` are the gateway
+    write commands the live run made.
+    """
+    gateway = minion.gateway
+    predicted = predict_apply(minion, sls, env)
     calls = len(gateway.calls())
     live = minion.apply(sls, extra_env=env)
     assert live.returncode == 0, live

@@ -1,9 +1,10 @@
 """
 A masterless Salt minion (``salt-call --local``) for one sandboxed gateway,
-set up as an admin installs the formula: a file root holding the formula and
-its ``_modules``/``_states``, ``saltutil.sync_all``, and a pillar with
-``ciphermail_split`` (whose ``lookup`` points at the sandbox). Used by the
-integration tests and by ``make demo``.
+set up as an admin installs the formula: a file server holding the formula and
+its ``_modules``/``_states``/``_utils`` (by default a file root linking this
+repository), ``saltutil.sync_all``, and a pillar with ``ciphermail_split``
+(whose ``lookup`` points at the sandbox). Used by the integration tests and by
+``make demo``.
 """
 
 import json
@@ -43,22 +44,27 @@ def gateway_pillar(gateway, pillar):
 
 
 class MasterlessMinion:
-    """``salt-call --local`` with its own config, file root and pillar under ``root``."""
+    """
+    ``salt-call --local`` with its own config, file server and pillar under
+    ``root``. ``fileserver`` is the minion config that serves the formula
+    (``file_roots``, or ``fileserver_backend`` and ``gitfs_*``); by default a
+    file root linking this repository.
+    """
 
-    def __init__(self, root, minion_id, gateway, pillar):
+    def __init__(self, root, minion_id, gateway, pillar, fileserver=None):
         self.root = pathlib.Path(root)
         self.minion_id = minion_id
         self.gateway = gateway
         self.config_dir = self.root / "etc-salt"
-        self.file_root = self.root / "file-root"
         self.pillar_root = self.root / "pillar"
         for path in (self.config_dir, self.pillar_root):
             path.mkdir(parents=True, exist_ok=True)
-        link_formula(self.file_root)
-        self._write_config()
+        if fileserver is None:
+            fileserver = {"file_roots": {"base": [str(link_formula(self.root / "file-root"))]}}
+        self._write_config(fileserver)
         self.set_pillar(pillar)
 
-    def _write_config(self):
+    def _write_config(self, fileserver):
         config = {
             "id": self.minion_id,
             "file_client": "local",
@@ -68,8 +74,8 @@ class MasterlessMinion:
             "sock_dir": str(self.root / "salt-root" / "run"),
             "log_file": str(self.root / "salt-root" / "minion.log"),
             "log_level_logfile": "debug",
-            "file_roots": {"base": [str(self.file_root)]},
             "pillar_roots": {"base": [str(self.pillar_root)]},
+            **fileserver,
         }
         (self.config_dir / "minion").write_text(yaml.safe_dump(config))
 
