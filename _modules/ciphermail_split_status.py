@@ -7,12 +7,15 @@ It only reads, through the formula's other execution modules
 (``ciphermail``, ``ciphermail_mta``, ``ciphermail_ledger``) and the
 split-mode constants of ``ciphermail_split.constants``. A part the gateway
 cannot report (the CipherMail back-end is down, a tool is missing) holds
-``{"error": <why>}``; the other parts are still reported.
+``{"error": <why>}``; the other parts are still reported. Each read
+command runs once (``ciphermail_split_reads``), although several parts ask
+Postfix for the transport table.
 
 This file shares the ``ciphermail_split`` name with ``ciphermail_split.py``
 (settings and pillar): Salt's loader serves the functions of both under it.
 """
 
+import ciphermail_split_reads as reads
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "ciphermail_split"
@@ -167,16 +170,17 @@ def status():
         salt '*' ciphermail_split.status
     """
     lookup = __salt__["ciphermail_split.constants"]()
-    main = {
-        "override": _part(_override, lookup),
-        "playbook": _part(_playbook),
-        "transport": _part(_transport, lookup),
-    }
-    portal = {
-        "mynetworks": _part(_mynetworks, lookup),
-        "private_domain": _part(_private_domain, lookup),
-        "triggers": _part(_triggers, lookup),
-    }
+    with reads.remembered(__context__):
+        main = {
+            "override": _part(_override, lookup),
+            "playbook": _part(_playbook),
+            "transport": _part(_transport, lookup),
+        }
+        portal = {
+            "mynetworks": _part(_mynetworks, lookup),
+            "private_domain": _part(_private_domain, lookup),
+            "triggers": _part(_triggers, lookup),
+        }
     return {
         "role": _role(main, portal, lookup),
         "role_in_pillar": (__pillar__.get("ciphermail_split") or {}).get("role"),

@@ -32,7 +32,7 @@ def apply_role(modules, gateway, state_tree):
 
 @pytest.fixture
 def status(modules, gateway, state_tree):
-    """``ciphermail_split.status``, checked to write nothing."""
+    """``ciphermail_split.status``, checked to write nothing and to run each CLI read once."""
     link_formula(state_tree)
 
     def read():
@@ -40,6 +40,8 @@ def status(modules, gateway, state_tree):
         state_files = sorted(gateway.state_dir.rglob("*")) if gateway.state_dir.exists() else []
         report = modules.ciphermail_split.status()
         assert gateway.write_calls(since=calls) == []
+        asked = [tuple(call["argv"]) for call in gateway.calls()[calls:]]
+        assert len(asked) == len(set(asked)), asked
         assert gateway.files() == files
         assert (sorted(gateway.state_dir.rglob("*")) if gateway.state_dir.exists() else []) == state_files
         return report
