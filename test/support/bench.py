@@ -12,7 +12,7 @@ import pathlib
 import statistics
 import time
 
-from support.masterless import MasterlessMinion
+from support.masterless import MasterlessMinion, link_formula
 from support.sandbox import POSTFIX_TOOLS, REPO_ROOT, GatewaySandbox, is_postfix_write, is_write_call
 
 #: The hand-written alternative (bench/by_hand), installed beside the formula.
@@ -163,8 +163,10 @@ def bench_minion(root, name, pillar, sim_env):
     gateway = GatewaySandbox(root / "gateway", log_postfix=True)
     given = pillar.get("lookup", {})
     lookup = {**given, "command_env": {**given.get("command_env", {}), **sim_env}}
-    minion = MasterlessMinion(root / "salt", f"{name}-minion", gateway, {**pillar, "lookup": lookup})
-    (minion.file_root / "by_hand").symlink_to(BY_HAND_DIR)
+    file_root = link_formula(root / "salt" / "file-root")
+    (file_root / "by_hand").symlink_to(BY_HAND_DIR)
+    fileserver = {"file_roots": {"base": [str(file_root)]}}
+    minion = MasterlessMinion(root / "salt", f"{name}-minion", gateway, {**pillar, "lookup": lookup}, fileserver)
     minion.sync()
     return minion
 
