@@ -1,12 +1,10 @@
 """``make demo`` converges both roles on a sandbox only."""
 
-import os
 import pathlib
 import re
-import subprocess
 
 import pytest
-from support.sandbox import REPO_ROOT
+from support.make import make
 
 pytestmark = pytest.mark.integration
 
@@ -14,13 +12,7 @@ pytestmark = pytest.mark.integration
 def test_demo_converges_without_touching_etc(tmp_path):
     etc_salt = pathlib.Path("/etc/salt")
     existed = etc_salt.exists()
-    proc = subprocess.run(
-        ["make", "-s", "-C", str(REPO_ROOT), "demo"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "CIPHERMAIL_DEMO_SANDBOX": str(tmp_path / "sandbox")},
-    )
+    proc = make("demo", env={"CIPHERMAIL_DEMO_SANDBOX": str(tmp_path / "sandbox")})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = proc.stdout.split("== ")
     last_runs = [run for run in runs if "live again" in run]

@@ -19,6 +19,7 @@ import tarfile
 import pytest
 import yaml
 from support.contract import predict_apply
+from support.make import make
 from support.masterless import FORMULA_PARTS, MasterlessMinion
 from support.sandbox import REPO_ROOT, GatewaySandbox
 from support.values import MAIN_PILLAR
@@ -38,10 +39,6 @@ def run(*argv):
     proc = subprocess.run([str(arg) for arg in argv], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
-
-
-def make(target, **variables):
-    return run("make", "-s", "-C", REPO_ROOT, target, *(f"{k}={v}" for k, v in variables.items()))
 
 
 def salt_script(name):
@@ -97,7 +94,8 @@ def test_gitfs_from_a_git_repository(tmp_path):
 @pytest.fixture(scope="module")
 def spm_package(tmp_path_factory):
     spm_dir = tmp_path_factory.mktemp("spm-build")
-    make("spm", SPM_DIR=spm_dir)
+    proc = make("spm", SPM_DIR=spm_dir)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     packages = list(spm_dir.glob("ciphermail_split-*.spm"))
     assert len(packages) == 1
     return packages[0]
