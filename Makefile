@@ -66,11 +66,11 @@ postfix:
 test: venv postfix $(if $(SALT_VERSION),,lint)
 	$(BIN)/python -m pytest -n 6 --dist worksteal $(TIERS)
 
-SLS_FILES := $(shell find ciphermail_split -name '*.sls' | sort)
+SLS_FILES := $(shell find ciphermail_split bench -name '*.sls' -o -name '*.jinja' | sort)
 lint: .venv/.installed
 	$(LINT_BIN)/ruff check --quiet .
 	$(LINT_BIN)/yamllint --strict .
-	$(LINT_BIN)/salt-lint $(SLS_FILES) ciphermail_split/map.jinja pillar.example
+	$(LINT_BIN)/salt-lint $(SLS_FILES) pillar.example
 
 demo: venv postfix
 	cd test && $(BIN)/python demo.py
