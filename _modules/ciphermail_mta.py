@@ -40,14 +40,15 @@ import contextlib
 import logging
 import os
 import re
-import smtplib
-import socket
 import tempfile
 
 import ciphermail_postfix_text as postfix_text
 import ciphermail_postfix_values as postfix_values
+import ciphermail_smtp_probe as smtp_probe
+import ciphermail_split_commands as commands
 import ciphermail_split_files as files
 import ciphermail_split_reads as reads
+import ciphermail_split_settings as split_settings
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,7 @@ TABLE_TYPES = postfix_values.TABLE_TYPES
 
 
 def __virtual__():
-    problem = __salt__["ciphermail_split.tool_problem"]("postconf")
-    return (False, f"ciphermail_mta: {problem}") if problem else __virtualname__
+    return __virtualname__
 
 
 # -- values ------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def parameter_name(name):
 
 
 def _settings():
-    return __salt__["ciphermail_split.host_settings"]()
+    return split_settings.effective(__opts__, __pillar__)
 
 
 def _run(settings, tool, args, ok_codes=(0,), config_dir=None, read=False):
@@ -130,23 +130,21 @@ def _run(settings, tool, args, ok_codes=(0,), config_dir=None, read=False):
     on an unexpected exit code. ``read``: the command only reads, and its
     answer is remembered within a state; any other command forgets all reads.
     """
-    argv = [*settings[tool], "-c", config_dir or settings["postfix_config_dir"], *args]
+    args = ["-c", config_dir or settings["postfix_config_dir"], *args]
 
     def execute():
-        result = __salt__["cmd.run_all"](
-            argv,
-            python_shell=False,
+        return commands.run(
+            __salt__["cmd.run_all"],
+            settings,
+            tool,
+            args,
+            title=" ".join([tool, *args]),
             timeout=settings["postfix_timeout"],
-            output_loglevel="quiet",
-            ignore_retcode=True,
+            ok_codes=ok_codes,
         )
-        if result["retcode"] not in ok_codes:
-            output = (result.get("stderr") or result.get("stdout") or "").strip()
-            raise CommandExecutionError(f"{' '.join(argv)} failed (exit code {result['retcode']}): {output}")
-        return result
 
     if read:
-        return reads.read(__context__, ("postfix", *argv), execute)
+        return reads.read(__context__, ("postfix", *settings[tool], *args), execute)
     reads.forget(__context__)
     return execute()
 
@@ -610,14 +608,6 @@ def _smtp_destination(host, port, domain):
     return host, port or given_port or SMTP_PORT, nexthop_found
 
 
-def _timeout_seconds(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SMTP_TIMEOUT:
-        raise SaltInvocationError(
-            f"timeout: got {value!r}; expected seconds, more than 0 and at most {MAX_SMTP_TIMEOUT}"
-        )
-    return value
-
-
 def _helo(helo):
     if helo is not None:
         return postfix_values.helo_name(helo)
@@ -625,50 +615,6 @@ def _helo(helo):
         return postfix_values.helo_name(__grains__.get("fqdn") or "localhost")
     except SaltInvocationError:
         return "localhost"
-
-
-def _reply_text(message):
-    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-
-
-def _failure(exc):
-    """What went wrong, in words: smtplib reports a timeout or reset as "Connection unexpectedly closed: ..."."""
-    cause = exc.__context__ if isinstance(exc, smtplib.SMTPServerDisconnected) else None
-    return str(cause if isinstance(cause, OSError) else exc) or type(exc).__name__
-
-
-def _smtp_probe(host, port, timeout, helo):
-    """Connect, read the banner, EHLO, QUIT; every failure goes into ``error``."""
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    report = {"connected": False, "banner": None, "ehlo_code": None, "ehlo_extensions": [], "error": None}
-    client = smtplib.SMTP(local_hostname=helo, timeout=timeout)
-    step = f"cannot connect to {where}"
-    try:
-        # Connect apart from smtplib, so the report tells "no connection" from "no banner".
-        client.sock = socket.create_connection((host, port), timeout)
-        report["connected"] = True
-        step = f"no SMTP banner from {where}"
-        code, message = client.getreply()
-        report["banner"] = f"{code} {_reply_text(message)}"
-        if code != 220:
-            report["error"] = f"{where} does not offer SMTP service: {report['banner']}"
-            return report
-        step = f"no answer to EHLO from {where}"
-        code, message = client.ehlo()
-        report["ehlo_code"] = code
-        lines = _reply_text(message).splitlines()
-        if code != 250:
-            report["error"] = f"{where} refused EHLO {helo}: {code} {' '.join(lines)}"
-            return report
-        report["ehlo_extensions"] = lines[1:]
-        step = None
-        client.quit()
-    except (OSError, smtplib.SMTPException) as exc:
-        if step is not None:  # a failing QUIT after a good EHLO does not matter
-            report["error"] = f"{step}: {_failure(exc)}"
-    finally:
-        client.close()
-    return report
 
 
 def smtp_check(host=None, port=None, timeout=10, helo=None, domain=None):
@@ -701,8 +647,8 @@ def smtp_check(host=None, port=None, timeout=10, helo=None, domain=None):
         salt main-gw ciphermail_mta.smtp_check
         salt main-gw ciphermail_mta.smtp_check host='[192.0.2.20]:2525' timeout=5
     """
-    timeout = _timeout_seconds(timeout)
+    timeout = split_settings.seconds("timeout", timeout, MAX_SMTP_TIMEOUT)
     helo = _helo(helo)
     host, port, nexthop_found = _smtp_destination(host, port, domain)
-    report = _smtp_probe(host, port, timeout, helo)
+    report = smtp_probe.probe(host, port, timeout, helo)
     return {"host": host, "port": port, "nexthop": nexthop_found, **report, "ok": report["error"] is None}

@@ -1,133 +1,42 @@
 """
-The ciphermail_split formula's configuration: where the gateway tools live
-and what pillar may say.
+The ciphermail_split formula as an admin asks about it on a gateway: the
+host settings in effect, whether the pillar is valid, the split-mode
+constants, and the gateway's split-mode status.
 
-Host settings (commands, paths, timeouts, the environment for gateway
-commands) have their defaults here, in one table, and can be overridden per
-key in pillar or minion config under ``ciphermail_split:lookup``. Every
-execution module of the formula reads them through :func:`settings`, so an
-admin's ``salt <gw> ciphermail.domain_list`` uses the same tools as a state
-run.
+The logic lives in ``_utils`` (``ciphermail_split_settings``,
+``ciphermail_split_pillar``); these functions read this minion's pillar and
+config and hand them over. ``status`` only reads, through the formula's
+other execution modules (``ciphermail``, ``ciphermail_ansible``,
+``ciphermail_mta``) and the ledger.
 """
 
-import logging
-import os
-import re
-import shlex
-
-import salt.utils.path
+import ciphermail_gateway_values as gateway_values
+import ciphermail_split_ledger
+import ciphermail_split_pillar
+import ciphermail_split_reads as reads
+import ciphermail_split_settings as split_settings
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-
-log = logging.getLogger(__name__)
 
 __virtualname__ = "ciphermail_split"
 
-LOOKUP_KEY = "ciphermail_split:lookup"
-
-#: Host settings and their defaults (a CipherMail gateway on Debian/RHEL).
-HOST_DEFAULTS = {
-    "cli": "ciphermail-cli",
-    "cli_timeout": 120,
-    "playbook_cmd": "cm-run-playbook",
-    "playbook_timeout": 3600,
-    "ansible_vars_dir": "/etc/ciphermail/ansible/group_vars/all",
-    "override_file": "ciphermail-split-mode.yml",
-    "command_env": {},
-    "postfix_config_dir": "/etc/postfix",
-    "postconf": "postconf",
-    "postmap": "postmap",
-    "postfix": "postfix",
-    "postfix_timeout": 60,
-    "state_dir": "/var/lib/ciphermail_split",
-}
-
-_COMMAND_KEYS = ("cli", "playbook_cmd", "postconf", "postmap", "postfix")
-_PATH_KEYS = ("ansible_vars_dir", "postfix_config_dir", "state_dir")
-_TIMEOUT_KEYS = ("cli_timeout", "playbook_timeout", "postfix_timeout")
-_MAX_TIMEOUT = 86400
-#: What is shown instead of a value of ``command_env``.
-MASK = "********"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LINE_BREAK = re.compile(r"[\r\n\x00]")
+DEFAULTS_URL = "salt://ciphermail_split/parameters/defaults.yaml"
+_THIS_MINION = object()
 
 
 def __virtual__():
     return __virtualname__
 
 
-def _invalid(key, value, expected):
-    return SaltInvocationError(f"{LOOKUP_KEY}:{key}: got {value!r}; expected {expected}")
+def _config_lookup():
+    """``ciphermail_split:lookup`` of the minion config (pillar is merged over it)."""
+    return split_settings.configured_lookup(__opts__, {})
 
 
-def _command(key, value):
-    if isinstance(value, str):
-        if _LINE_BREAK.search(value):
-            raise _invalid(key, value, "a command without line breaks")
-        try:
-            value = shlex.split(value)
-        except ValueError as exc:
-            raise _invalid(key, value, f"a command line that splits into words ({exc})") from exc
-    if (
-        not isinstance(value, (list, tuple))
-        or not value
-        or not all(isinstance(word, str) and word and not _LINE_BREAK.search(word) for word in value)
-    ):
-        raise _invalid(key, value, "a command: a string or a non-empty list of words")
-    return list(value)
-
-
-def _path(key, value):
-    if not isinstance(value, str) or not os.path.isabs(value) or _LINE_BREAK.search(value):
-        raise _invalid(key, value, "an absolute path")
-    return os.path.normpath(value)
-
-
-def _timeout(key, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= _MAX_TIMEOUT:
-        raise _invalid(key, value, f"a number of seconds, more than 0 and at most {_MAX_TIMEOUT}")
-    return value
-
-
-def _override_file(key, value):
-    if (
-        not isinstance(value, str)
-        or "/" in value
-        or value.startswith(".")
-        or not value.endswith(".yml")
-        or _LINE_BREAK.search(value)
-    ):
-        raise _invalid(key, value, "a file name ending in .yml (Ansible reads every *.yml there)")
-    return value
-
-
-def _command_env(key, value):
-    if not isinstance(value, dict) or not all(
-        isinstance(name, str) and _ENV_NAME.match(name) and isinstance(val, str) for name, val in value.items()
-    ):
-        # The values may be credentials: never echo them.
-        shown = sorted(value) if isinstance(value, dict) else type(value).__name__
-        raise _invalid(key, shown, "a mapping of environment variable names to string values")
-    return dict(value)
-
-
-def _check(key, value):
-    if key in _COMMAND_KEYS:
-        return _command(key, value)
-    if key in _PATH_KEYS:
-        return _path(key, value)
-    if key in _TIMEOUT_KEYS:
-        return _timeout(key, value)
-    if key == "override_file":
-        return _override_file(key, value)
-    return _command_env(key, value)
-
-
-def host_settings(lookup=None):
+def host_settings():
     """
-    Return the effective host settings, validated, with commands as argument
-    lists. ``lookup`` defaults to ``ciphermail_split:lookup`` from minion
-    config or pillar; keys of it that are not host settings are ignored here
-    (the formula's SLS data uses them).
+    Return the host settings in effect on this minion, checked, with
+    commands as argument lists: ``ciphermail_split:lookup`` of pillar, else
+    of the minion config, else the formula's defaults, key by key.
 
     Secrets in ``command_env`` are included: use :func:`settings` to show.
 
@@ -137,41 +46,12 @@ def host_settings(lookup=None):
 
         salt main-gw ciphermail_split.host_settings
     """
-    if lookup is None:
-        lookup = __salt__["config.get"](LOOKUP_KEY, {}) or {}
-    if not isinstance(lookup, dict):
-        raise SaltInvocationError(f"{LOOKUP_KEY}: got {lookup!r}; expected a mapping")
-    return {key: _check(key, lookup.get(key, default)) for key, default in HOST_DEFAULTS.items()}
+    return split_settings.effective(__opts__, __pillar__)
 
 
-def tool_problem(tool):
+def settings():
     """
-    Say why the configured command ``tool`` (``cli``, ``playbook_cmd``,
-    ``postconf``, ...) cannot run on this minion, or return None when it
-    can. The formula's modules do not load while their tool has a problem.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_split.tool_problem cli
-    """
-    try:
-        command = host_settings()[tool]
-    except SaltInvocationError as exc:
-        return str(exc)
-    if not salt.utils.path.which(command[0]):
-        return f"{command[0]} not found (set {LOOKUP_KEY}:{tool})"
-    return None
-
-
-def _masked(env):
-    return {name: MASK for name in env}
-
-
-def settings(lookup=None):
-    """
-    Return the effective host settings (see :func:`host_settings`) with the
+    Return the host settings in effect (see :func:`host_settings`) with the
     values of ``command_env`` masked, fit to print.
 
     CLI Example:
@@ -180,55 +60,7 @@ def settings(lookup=None):
 
         salt main-gw ciphermail_split.settings
     """
-    shown = host_settings(lookup)
-    shown["command_env"] = _masked(shown["command_env"])
-    return shown
-
-
-# -- pillar --------------------------------------------------------------------
-
-PILLAR_KEY = "ciphermail_split"
-ROLES = ("main", "portal")
-DEFAULTS_URL = "salt://ciphermail_split/parameters/defaults.yaml"
-#: Mappings whose keys are the admin's to choose (no unknown-key check).
-_FREE_MAPPINGS = ("private_domain_properties", "command_env")
-_HEADER = re.compile(r"^[!-9;-~]+:[ \t]*\S")
-
-
-def _bad(key, value, expected):
-    return SaltInvocationError(f"{key}: got {value!r}; expected {expected}")
-
-
-def _relabel(key, call, *args):
-    """Run a check of another module, naming the pillar key in its error."""
-    try:
-        return call(*args)
-    except SaltInvocationError as exc:
-        raise SaltInvocationError(f"{key}: {exc}") from exc
-
-
-def _refuse_unknown_keys(given, defaults, path):
-    """Fail on a key the formula does not know (likely a typo)."""
-    for key, value in given.items():
-        key_path = f"{path}:{key}"
-        if key not in defaults:
-            expected = "one of " + ", ".join(sorted(defaults))
-            raise SaltInvocationError(f"{key_path}: unknown key (a typo?); expected {expected}")
-        if isinstance(defaults[key], dict) or key in _FREE_MAPPINGS:
-            if not isinstance(value, dict):
-                raise _bad(key_path, value, "a mapping")
-            if key not in _FREE_MAPPINGS:
-                _refuse_unknown_keys(value, defaults[key], key_path)
-
-
-def _merged(defaults, given):
-    merged = dict(defaults)
-    for key, value in given.items():
-        if isinstance(value, dict) and isinstance(defaults.get(key), dict) and key not in _FREE_MAPPINGS:
-            merged[key] = _merged(defaults[key], value)
-        else:
-            merged[key] = value
-    return merged
+    return split_settings.masked(host_settings())
 
 
 def _formula_defaults():
@@ -238,138 +70,15 @@ def _formula_defaults():
     return __salt__["slsutil.deserialize"]("yaml", text)["values"]
 
 
-def constants(pillar=None):
+def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     """
-    Return the split-mode constants in effect: ``lookup`` of
-    ``parameters/defaults.yaml`` with ``ciphermail_split:lookup`` of
-    ``pillar`` (default: this minion's pillar) merged over it, key by key.
-    These are the private domain and its properties, the override key, the
-    ``mynetworks`` parameter and the header triggers. Only their shape is
-    checked here (mappings, no unknown keys); :func:`validate_pillar`
-    checks the values.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_split.constants
-    """
-    if pillar is None:
-        pillar = __pillar__.get(PILLAR_KEY, {})
-    if not isinstance(pillar, dict):
-        raise _bad(PILLAR_KEY, pillar, "a mapping")
-    defaults = _formula_defaults()["lookup"]
-    given = pillar.get("lookup") or {}
-    path = f"{PILLAR_KEY}:lookup"
-    if not isinstance(given, dict):
-        raise _bad(path, given, "a mapping")
-    _refuse_unknown_keys(given, {**defaults, **{key: None for key in HOST_DEFAULTS}}, path)
-    merged = _merged(defaults, given)
-    return {key: merged[key] for key in defaults}
-
-
-def _sls_role(sls):
-    """The role an SLS belongs to (``ciphermail_split.main.clean`` -> main) and whether it cleans."""
-    parts = (sls or "").split(".")
-    role = parts[1] if len(parts) > 1 and parts[1] in ROLES else None
-    return role, parts[-1] == "clean"
-
-
-def _check_bool(key, value):
-    if not isinstance(value, bool):
-        raise _bad(key, value, "true or false")
-
-
-def _check_lookup(lookup):
-    path = f"{PILLAR_KEY}:lookup"
-    _relabel(f"{path}:private_domain", __salt__["ciphermail.normalise_domain"], lookup["private_domain"])
-    for name, value in lookup["private_domain_properties"].items():
-        key = f"{path}:private_domain_properties:{name}"
-        _relabel(key, __salt__["ciphermail.normalise_property_name"], name)
-        _relabel(key, __salt__["ciphermail.normalise_value"], value)
-    _relabel(f"{path}:override_key", __salt__["ciphermail.normalise_override"], {lookup["override_key"]: True})
-    _relabel(f"{path}:mynetworks_parameter", __salt__["ciphermail_mta.parameter_name"], lookup["mynetworks_parameter"])
-    for messenger, trigger in lookup["triggers"].items():
-        key = f"{path}:triggers:{messenger}"
-        for prop in ("header_property", "enabled_property"):
-            _relabel(f"{key}:{prop}", __salt__["ciphermail.normalise_property_name"], trigger[prop])
-        header = _relabel(f"{key}:header", __salt__["ciphermail.normalise_value"], trigger["header"])
-        if not isinstance(header, str) or not _HEADER.match(header):
-            raise _bad(f"{key}:header", trigger["header"], "a header line such as 'X-Name: value'")
-
-
-def _check_main(config, cleaning):
-    if config["portal_server"] is None:
-        if cleaning:
-            return
-        raise _bad(f"{PILLAR_KEY}:portal_server", None, "the FQDN, IPv4 or IPv6 address of the portal gateway")
-    nexthop = __salt__["ciphermail_mta.nexthop"]
-    _relabel(f"{PILLAR_KEY}:portal_server", nexthop, config["portal_server"])
-    if config["portal_port"] is not None:
-        _relabel(f"{PILLAR_KEY}:portal_port", nexthop, config["portal_server"], config["portal_port"])
-
-
-def _check_portal(config, cleaning):
-    key = f"{PILLAR_KEY}:main_gateway_addresses"
-    addresses = config["main_gateway_addresses"]
-    if not isinstance(addresses, list) or (not addresses and not cleaning):
-        raise _bad(key, addresses, "a list with the main gateway's IP address(es)")
-    for index, address in enumerate(addresses):
-        _relabel(f"{key}[{index}]", __salt__["ciphermail_mta.mynetworks_entry"], address, config["allow_networks"])
-
-
-#: The checks of the other modules that validating a pillar uses.
-_CHECKS = (
-    "ciphermail.normalise_domain",
-    "ciphermail.normalise_property_name",
-    "ciphermail.normalise_value",
-    "ciphermail.normalise_override",
-    "ciphermail_mta.nexthop",
-    "ciphermail_mta.mynetworks_entry",
-    "ciphermail_mta.parameter_name",
-)
-
-
-#: The command each execution module of the formula needs in order to load.
-MODULE_TOOLS = {"ciphermail": "cli", "ciphermail_mta": "postconf"}
-
-
-def unavailable(function):
-    """
-    Say why the formula's execution function ``function`` cannot be called
-    on this minion (its module did not load: a missing tool, or the modules
-    are not synced), or return None when it can.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt portal-gw ciphermail_split.unavailable ciphermail.domain_list
-    """
-    if function in __salt__:
-        return None
-    tool = MODULE_TOOLS.get(function.split(".")[0])
-    problem = tool_problem(tool) if tool else None
-    return f"{function} is not available: " + (
-        problem or "run saltutil.sync_all so the formula's _modules and _utils are on the minion"
-    )
-
-
-def _require_checks():
-    """Fail, saying why, when a module of the formula did not load."""
-    for function in _CHECKS:
-        reason = unavailable(function)
-        if reason:
-            raise CommandExecutionError(reason)
-
-
-def validate_pillar(pillar=None, defaults=None, sls=None):
-    """
-    Validate pillar ``ciphermail_split`` and return it merged over the
-    formula's defaults (``parameters/defaults.yaml``): the ``mapdata`` the
-    SLS files use. The first bad key fails with a message naming the key,
-    the value and what is expected; the formula's ``map.jinja`` calls this,
-    so a bad pillar fails the run before any state changes anything.
+    Check pillar ``ciphermail_split`` and return ``problems`` (each names
+    the key, the value and what is expected; ``[]`` when the pillar is
+    valid) and ``mapdata``: the pillar merged over the formula's defaults,
+    the data the SLS files use (``command_env`` values masked). The
+    formula's ``map.jinja`` calls it, and an SLS with problems renders one
+    failing state per problem and nothing else, so a bad pillar changes
+    nothing. Needs no gateway tool.
 
     pillar
         The ``ciphermail_split`` pillar (default: this minion's).
@@ -377,7 +86,7 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
         The ``values`` of ``parameters/defaults.yaml`` (default: read from
         ``salt://ciphermail_split/parameters/defaults.yaml``).
     sls
-        The SLS being rendered: a role SLS also checks the pillar role
+        The SLS being rendered: a role SLS also checks that the pillar role
         matches it, a ``clean`` SLS needs only the role.
 
     CLI Example:
@@ -386,31 +95,183 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
 
         salt main-gw ciphermail_split.validate_pillar
     """
+    if pillar is _THIS_MINION:
+        pillar = __pillar__.get(split_settings.PILLAR_KEY)
+    mapdata, problems = ciphermail_split_pillar.problems(
+        pillar, defaults or _formula_defaults(), sls, _config_lookup()
+    )
+    return {"problems": problems, "mapdata": mapdata}
+
+
+def constants(pillar=None):
+    """
+    Return the split-mode constants in effect: ``lookup`` of
+    ``parameters/defaults.yaml`` with ``ciphermail_split:lookup`` of
+    ``pillar`` (default: this minion's pillar) merged over it, key by key:
+    the private domain and its properties, the override key, the
+    ``mynetworks`` parameter and the header triggers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.constants
+    """
     if pillar is None:
-        pillar = __pillar__.get(PILLAR_KEY, {})
-    if defaults is None:
-        defaults = _formula_defaults()
-    if not isinstance(pillar, dict):
-        raise _bad(PILLAR_KEY, pillar, "a mapping")
-    host_keys = {key: None for key in HOST_DEFAULTS}
-    _refuse_unknown_keys(pillar, {**defaults, "lookup": {**defaults["lookup"], **host_keys}}, PILLAR_KEY)
-    config = _merged(defaults, pillar)
-    sls_role, cleaning = _sls_role(sls)
-    if config["role"] not in ROLES:
-        raise _bad(f"{PILLAR_KEY}:role", config["role"], "main or portal")
-    if sls_role and sls_role != config["role"]:
-        raise _bad(f"{PILLAR_KEY}:role", config["role"], f"{sls_role}, since {sls} configures a {sls_role} gateway")
-    host_settings(config["lookup"])
-    _require_checks()
-    _check_lookup(config["lookup"])
-    for messenger, enabled in config["messengers"].items():
-        _check_bool(f"{PILLAR_KEY}:messengers:{messenger}", enabled)
-    _check_bool(f"{PILLAR_KEY}:allow_networks", config["allow_networks"])
-    if config["role"] == "main":
-        _check_main(config, cleaning)
-    if config["role"] == "portal":
-        _check_portal(config, cleaning)
-    # The SLS files never need the credentials; keep them out of mapdata.
-    if "command_env" in config["lookup"]:
-        config["lookup"] = {**config["lookup"], "command_env": _masked(config["lookup"]["command_env"])}
-    return config
+        pillar = __pillar__.get(split_settings.PILLAR_KEY, {})
+    return ciphermail_split_pillar.constants(pillar, _formula_defaults())
+
+
+# -- status ---------------------------------------------------------------------------
+
+
+def _part(read, *args):
+    """What ``read(*args)`` reports, or ``{"error": <message>}`` when the gateway cannot say."""
+    try:
+        return read(*args)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        return {"error": str(exc)}
+
+
+def _ledger():
+    return ciphermail_split_ledger.Ledger(host_settings()["state_dir"])
+
+
+def _override(lookup):
+    key = lookup["override_key"]
+    values = __salt__["ciphermail_ansible.override_read"]()
+    return {
+        "path": __salt__["ciphermail_ansible.override_path"](),
+        "values": values,
+        "portal_enabled": gateway_values.normalise_value(values.get(key)) == "true",
+        "shadowed_by": __salt__["ciphermail_ansible.override_shadowed"]({key: True}).get(key),
+    }
+
+
+def _playbook():
+    return {"pending": _ledger().playbook_pending}
+
+
+def _transport(lookup):
+    domain = str(lookup["private_domain"]).lower()
+    table = __salt__["ciphermail_mta.transport_table"]()
+    return {
+        "domain": domain,
+        "table": table["table"] if table["configured"] else None,
+        "entry": __salt__["ciphermail_mta.transport_get"](domain),
+        "lookup": __salt__["ciphermail_mta.transport_lookup"](domain),
+        "ours": _ledger().record("transport", domain) is not None,
+    }
+
+
+def _mynetworks(lookup):
+    parameter = lookup["mynetworks_parameter"]
+    return {
+        "parameter": parameter,
+        "value": __salt__["ciphermail_mta.mynetworks_get"](parameter),
+        "ours": _ledger().mynetworks_entries(parameter),
+    }
+
+
+def _private_domain(lookup):
+    domain = gateway_values.normalise_domain(lookup["private_domain"])
+    present = __salt__["ciphermail.domain_exists"](domain)
+    properties = {
+        name: __salt__["ciphermail.domain_property_get"](domain, name) if present else None
+        for name in lookup["private_domain_properties"]
+    }
+    return {
+        "name": domain,
+        "present": present,
+        "properties": properties,
+        "ours": _ledger().record("domain", domain) is not None,
+    }
+
+
+def _trigger_names(lookup):
+    return [
+        trigger[prop] for trigger in lookup["triggers"].values() for prop in ("header_property", "enabled_property")
+    ]
+
+
+def _triggers(lookup):
+    return {name: __salt__["ciphermail.global_property_get"](name) for name in _trigger_names(lookup)}
+
+
+def _configured_as_main(main):
+    override, transport = main["override"], main["transport"]
+    return override.get("portal_enabled") is True or bool(transport.get("entry") or transport.get("lookup"))
+
+
+def _configured_as_portal(portal, lookup):
+    triggers = portal["triggers"]
+    enabled = [trigger["enabled_property"] for trigger in lookup["triggers"].values()]
+    return (
+        portal["private_domain"].get("present") is True
+        or any(gateway_values.normalise_value(triggers[name]) == "true" for name in enabled if name in triggers)
+        or bool(portal["mynetworks"].get("ours"))
+    )
+
+
+def _role(main, portal, lookup):
+    as_main, as_portal = _configured_as_main(main), _configured_as_portal(portal, lookup)
+    if as_main and as_portal:
+        return "both"
+    if as_main:
+        return "main"
+    return "portal" if as_portal else "none"
+
+
+def status():
+    """
+    Report this gateway's portal split-mode configuration as it stands. It
+    only reads; a part the gateway cannot report (e.g. the CipherMail
+    back-end is down, a tool is missing) holds ``{"error": <why>}`` and the
+    rest is reported. Each read command runs once.
+
+    role
+        What the gateway is configured as: ``main`` (the override enables
+        the remote portal, or the private domain has a transport entry),
+        ``portal`` (the private domain exists, a header trigger is enabled,
+        or ``mynetworks`` has entries the formula added), ``both`` or
+        ``none``.
+    role_in_pillar
+        ``ciphermail_split:role`` of this minion's pillar (None: not set).
+    main
+        ``override``: the override file's ``path``, its ``values``,
+        ``portal_enabled`` and ``shadowed_by`` (a later vars file that sets
+        the key otherwise); ``playbook``: ``pending`` (the override changed
+        and ``cm-run-playbook`` has not succeeded since); ``transport``: the
+        ``table``, the private domain's ``entry`` in its source file, its
+        ``lookup`` by ``postmap -q``, and whether the formula wrote it
+        (``ours``).
+    portal
+        ``mynetworks``: the whole ``value`` and the entries the formula
+        added (``ours``); ``private_domain``: ``present``, its
+        ``properties`` and whether the formula added it (``ours``);
+        ``triggers``: the four header trigger properties.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' ciphermail_split.status
+    """
+    lookup = constants()
+    with reads.remembered(__context__):
+        main = {
+            "override": _part(_override, lookup),
+            "playbook": _part(_playbook),
+            "transport": _part(_transport, lookup),
+        }
+        portal = {
+            "mynetworks": _part(_mynetworks, lookup),
+            "private_domain": _part(_private_domain, lookup),
+            "triggers": _part(_triggers, lookup),
+        }
+    return {
+        "role": _role(main, portal, lookup),
+        "role_in_pillar": (__pillar__.get(split_settings.PILLAR_KEY) or {}).get("role"),
+        "main": main,
+        "portal": portal,
+    }

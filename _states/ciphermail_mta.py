@@ -24,7 +24,8 @@ computed default into main.cf).
 """
 
 import ciphermail_postfix_values
-import ciphermail_split_state
+import ciphermail_split_ledger
+import ciphermail_split_state as state
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "ciphermail_mta"
@@ -33,9 +34,7 @@ TRANSPORT_MAPS = "transport_maps"
 
 
 def __virtual__():
-    if "ciphermail_mta.transport_set" in __salt__:
-        return __virtualname__
-    return False, "ciphermail_mta: the ciphermail_mta execution module is not available (see its load error)"
+    return __virtualname__
 
 
 # -- shared mechanics ----------------------------------------------------------
@@ -45,46 +44,43 @@ def _mta(function, *args, **kwargs):
     return __salt__[f"ciphermail_mta.{function}"](*args, **kwargs)
 
 
-def _ledger(function, *args):
-    return __salt__[f"ciphermail_ledger.{function}"](*args)
-
-
 def _run(name, work):
     """The state return of ``work(test, changes)`` (see :func:`ciphermail_split_state.run`)."""
-    return ciphermail_split_state.run(name, work, bool(__opts__.get("test")), __context__)
+    return state.run(name, work, __opts__, __context__)
 
 
-def _report(test, changes, made, summary):
+def _ledger():
+    return ciphermail_split_ledger.of_host(__opts__, __pillar__)
+
+
+def _reloaded(test, made, comment):
     """
-    Record ``made`` in the state's ``changes`` and return the comment: no
-    change, the prediction, or the changes made. After a live change, reload
-    Postfix once; a failed reload fails the state, the changes still reported.
+    ``comment``, and after a live change, Postfix reloaded once (when it is
+    running). A failed reload fails the state; the changes are still reported.
     """
-    changes.update(made)
-    if not made:
-        return f"Already so: {summary}"
-    done = f"{', '.join(made)}: {summary}"
-    if test:
-        return f"Would change {done}"
+    if test or not made:
+        return comment
     try:
         reloaded = _mta("reload_if_running")["reloaded"]
     except CommandExecutionError as exc:
-        raise CommandExecutionError(f"Changed {done}, but reloading Postfix failed: {exc}") from exc
-    return f"Changed {done}; " + ("Postfix reloaded" if reloaded else "Postfix is not running, not reloaded")
+        raise CommandExecutionError(f"{comment}, but reloading Postfix failed: {exc}") from exc
+    return f"{comment}; " + (
+        "Postfix has been reloaded" if reloaded else "Postfix is not running, so it has not been reloaded"
+    )
 
 
 # -- transport -----------------------------------------------------------------
 
 
-def _remember_transport(domain, plan):
+def _remember_transport(ledger, domain, plan):
     """Record what ``transport_set`` is about to change (``plan``: its test=True answer)."""
     changes = plan["changes"]
     if "transport_file" in changes:
-        _ledger("remember", "transport_file", changes["transport_file"]["new"], None, plan["table"])
+        ledger.remember("transport_file", changes["transport_file"]["new"], None, plan["table"])
     if TRANSPORT_MAPS in changes:
-        _ledger("remember", "transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS), plan["table"])
+        ledger.remember("transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS), plan["table"])
     if "nexthop" in changes:
-        _ledger("remember", "transport", domain, changes["nexthop"]["old"], changes["nexthop"]["new"])
+        ledger.remember("transport", domain, changes["nexthop"]["old"], changes["nexthop"]["new"])
 
 
 def transport_present(name, host, port=None):
@@ -112,13 +108,15 @@ def transport_present(name, host, port=None):
         nexthop = ciphermail_postfix_values.nexthop(host, port)
         plan = _mta("transport_set", name, nexthop, test=True)
         if plan["changes"] and not test:
-            _remember_transport(name.lower(), plan)
+            _remember_transport(_ledger(), name.lower(), plan)
             try:
                 plan = _mta("transport_set", name, nexthop)
             except CommandExecutionError:
                 changes.update(_made_before_failure(name, nexthop, plan["changes"]))
                 raise
-        return _report(test, changes, plan["changes"], f"{name} goes to {nexthop} ({plan['table']})")
+        changes.update(plan["changes"])
+        where = f"set to {nexthop} in {plan['table']}"
+        return _reloaded(test, changes, state.report(test, changes, f"Transport entry {name}", where, where))
 
     return _run(name, work)
 
@@ -132,7 +130,7 @@ def _made_before_failure(name, nexthop, planned):
     return {item: change for item, change in planned.items() if item not in left}
 
 
-def _take_back_nexthop(name, force, test):
+def _take_back_nexthop(ledger, name, force, test):
     """
     Put back the nexthop an admin had before the formula, or delete the
     entry, while it holds the formula's value (or ``force``). Returns the
@@ -140,8 +138,8 @@ def _take_back_nexthop(name, force, test):
     """
     domain = name.lower()
     current = _mta("transport_get", name)
-    record = _ledger("record", "transport", domain)
-    action = _ledger("restore_plan", "transport", domain, current)["action"]
+    record = ledger.record("transport", domain)
+    action = ledger.restore_plan("transport", domain, current)["action"]
     if record and record["before"] is not None and (action == "restore" or force):
         return _mta("transport_set", name, record["before"], test=test)["changes"], "in use"
     if current is None or action == "restore" or force:
@@ -151,9 +149,9 @@ def _take_back_nexthop(name, force, test):
     return {}, "in use"
 
 
-def _restore_transport_maps(test):
+def _restore_transport_maps(ledger, test):
     """Put back ``transport_maps`` while it holds the value the formula set."""
-    plan = _ledger("restore_plan", "transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS))
+    plan = ledger.restore_plan("transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS))
     change = _mta("main_cf_set", TRANSPORT_MAPS, plan["value"], test=test) if plan["action"] == "restore" else {}
     return {TRANSPORT_MAPS: change} if change else {}
 
@@ -180,18 +178,21 @@ def transport_absent(name, force=False):
 
     def work(test, changes):
         table = _mta("transport_table")
-        created = _ledger("record", "transport_file", table["path"])
-        made, table_file = _take_back_nexthop(name, force, test)
-        if _ledger("record", "transport_maps", TRANSPORT_MAPS) and not (created and table_file == "in use"):
-            made.update(_restore_transport_maps(test))
+        ledger = _ledger()
+        created = ledger.record("transport_file", table["path"])
+        made, table_file = _take_back_nexthop(ledger, name, force, test)
+        if ledger.record("transport_maps", TRANSPORT_MAPS) and not (created and table_file == "in use"):
+            made.update(_restore_transport_maps(ledger, test))
         if created and table_file == "empty" and (TRANSPORT_MAPS in made or not table["configured"]):
             removed = {"old": table["path"], "new": None} if test else _mta("transport_file_remove", created["ours"])
             made.update({"transport_file": removed} if removed else {})
         if not test:
-            _ledger("forget", "transport", name.lower())
-            _ledger("forget", "transport_file", table["path"])
-            _ledger("forget", "transport_maps", TRANSPORT_MAPS)
-        return _report(test, changes, made, f"{name}: the formula's transport entry taken back")
+            ledger.forget("transport", name.lower())
+            ledger.forget("transport_file", table["path"])
+            ledger.forget("transport_maps", TRANSPORT_MAPS)
+        changes.update(made)
+        comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
+        return _reloaded(test, made, comment)
 
     return _run(name, work)
 
@@ -199,17 +200,8 @@ def transport_absent(name, force=False):
 # -- mynetworks ----------------------------------------------------------------
 
 
-def _ledger_key(parameter, entry):
-    return _ledger("mynetworks_key", parameter, entry)
-
-
-def _ours(parameter):
-    """The ``mynetworks`` entries the ledger says the formula added to ``parameter``."""
-    return _ledger("mynetworks_entries", parameter)
-
-
-def _materialised(parameter):
-    record = _ledger("record", "mynetworks_param", parameter)
+def _materialised(ledger, parameter):
+    record = ledger.record("mynetworks_param", parameter)
     return record["ours"] if record else None
 
 
@@ -224,29 +216,29 @@ def _list_changes(result):
     return changes
 
 
-def _update_mynetworks(parameter, test, remember, **update):
+def _update_mynetworks(ledger, parameter, test, remember, **update):
     """Predict a ``mynetworks_update``; live, record what it adds (``remember``) and apply it."""
-    update.update(parameter=parameter, unset_if_left=_materialised(parameter))
+    update.update(parameter=parameter, unset_if_left=_materialised(ledger, parameter))
     result = _mta("mynetworks_update", test=True, **update)
     changes = _list_changes(result)
     if changes and not test:
         if remember:
             for entry in result["added"]:
-                _ledger("remember", "mynetworks", _ledger_key(parameter, entry), None, "present")
+                ledger.remember("mynetworks", ciphermail_split_ledger.mynetworks_key(parameter, entry), None, "present")
             if result["materialised"] is not None:
-                _ledger("remember", "mynetworks_param", parameter, None, result["materialised"])
+                ledger.remember("mynetworks_param", parameter, None, result["materialised"])
         changes = _list_changes(_mta("mynetworks_update", **update))
     return changes
 
 
-def _forget_entries(parameter, entries):
+def _forget_entries(ledger, parameter, entries):
     for entry in entries:
-        _ledger("forget", "mynetworks", _ledger_key(parameter, entry))
-    if not _ours(parameter):
-        _ledger("forget", "mynetworks_param", parameter)
+        ledger.forget("mynetworks", ciphermail_split_ledger.mynetworks_key(parameter, entry))
+    if not ledger.mynetworks_entries(parameter):
+        ledger.forget("mynetworks_param", parameter)
 
 
-def _taken_back(parameter, entries, current, force=False):
+def _taken_back(ledger, parameter, entries, current, force=False):
     """Those of ``entries`` to remove now: still present as the formula wrote them, and ours (or ``force``)."""
     return [
         entry
@@ -254,9 +246,21 @@ def _taken_back(parameter, entries, current, force=False):
         if entry in current
         and (
             force
-            or _ledger("restore_plan", "mynetworks", _ledger_key(parameter, entry), "present")["action"] == "restore"
+            or ledger.restore_plan("mynetworks", ciphermail_split_ledger.mynetworks_key(parameter, entry), "present")[
+                "action"
+            ]
+            == "restore"
         )
     ]
+
+
+def _list_update(parameter, made):
+    """What a change of the list ``parameter`` did, in words: the entries added and removed."""
+    change = made.get(parameter) or {"old": [], "new": []}
+    added = [entry for entry in change["new"] if entry not in change["old"]]
+    removed = [entry for entry in change["old"] if entry not in change["new"]]
+    parts = [f"{', '.join(entries)} {verb}" for entries, verb in ((added, "added"), (removed, "removed")) if entries]
+    return f"updated ({'; '.join(parts) or 'written out in main.cf'})"
 
 
 def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=False):
@@ -283,20 +287,25 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
 
     def work(test, changes):
         wanted = ciphermail_postfix_values.mynetworks_entries(addresses, allow_networks)
+        ledger = _ledger()
         current = _mta("mynetworks_get", parameter)
-        stale = [entry for entry in _ours(parameter) if entry not in wanted]
+        stale = [entry for entry in ledger.mynetworks_entries(parameter) if entry not in wanted]
         made = _update_mynetworks(
+            ledger,
             parameter,
             test,
             remember=True,
             add=wanted,
-            remove=_taken_back(parameter, stale, current),
+            remove=_taken_back(ledger, parameter, stale, current),
             allow_networks=allow_networks,
         )
         if not test:
-            _forget_entries(parameter, stale)
-        summary = f"{parameter} lets {', '.join(wanted) or 'no address of the formula'} relay"
-        return _report(test, changes, made, summary)
+            _forget_entries(ledger, parameter, stale)
+        changes.update(made)
+        if made:
+            return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
+        subject, plural = state.things(f"{parameter} entry", f"{parameter} entries", wanted)
+        return state.settled(subject, "present", plural) if wanted else state.settled(parameter, "as it should be")
 
     return _run(name, work)
 
@@ -320,14 +329,18 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
     """
 
     def work(test, changes):
+        ledger = _ledger()
         current = _mta("mynetworks_get", parameter)
-        ours = _ours(parameter)
+        ours = ledger.mynetworks_entries(parameter)
         targets = ours if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
         made = _update_mynetworks(
-            parameter, test, remember=False, remove=_taken_back(parameter, targets, current, force)
+            ledger, parameter, test, remember=False, remove=_taken_back(ledger, parameter, targets, current, force)
         )
         if not test:
-            _forget_entries(parameter, [entry for entry in targets if entry in ours])
-        return _report(test, changes, made, f"{parameter} keeps none of the formula's entries")
+            _forget_entries(ledger, parameter, [entry for entry in targets if entry in ours])
+        changes.update(made)
+        if made:
+            return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
+        return state.settled(parameter, "without the formula's entries")
 
     return _run(name, work)

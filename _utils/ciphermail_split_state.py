@@ -1,20 +1,38 @@
 """
-The return-dict mechanics shared by the ciphermail_split state modules
-(``_states/ciphermail.py``, ``_states/ciphermail_mta.py``), imported by
-them as a plain module (Salt puts synced ``_utils`` on the import path of
-execution and state modules).
+What every state of the formula shares (``_states/*.py`` import it as a
+plain module): the one way to read test mode, the state return, the words of
+its comment, making planned changes one by one, and taking back what the
+ledger says the formula did.
 
 A state hands :func:`run` its ``work(test, changes)``: work reads, compares,
 fills ``changes`` with ``{"<item>": {"old": ..., "new": ...}}`` as it
-predicts (``test``) or makes them, and returns the comment. :func:`run`
-turns that into Salt's ``{name, result, changes, comment}``.
+predicts (``test``) or makes them, and returns the comment, worded by
+:func:`report` in Salt's usual way:
+
+- ``<subject> would be <verb>`` under test=True,
+- ``<subject> has been <verb>`` (``have been``) when made,
+- ``<subject> is already <state>`` (``are already``) when there is nothing to do.
 """
 
 import ciphermail_split_reads
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+PENDING = "pending"
+DONE = "done"
+SETTLED = "settled"
+_BE = {
+    PENDING: ("would be", "would be"),
+    DONE: ("has been", "have been"),
+    SETTLED: ("is already", "are already"),
+}
 
-def run(name, work, test, context):
+
+def is_test(opts):
+    """True when the state run is a test run (``test=True``)."""
+    return bool(opts.get("test"))
+
+
+def run(name, work, opts, context):
     """
     Run ``work(test, changes)`` and build the state return: ``result`` True
     (done, or nothing to do), None (test=True with changes pending), or
@@ -23,6 +41,7 @@ def run(name, work, test, context):
     the execution modules remember their reads in ``context`` (the loader's
     ``__context__``, see ``ciphermail_split_reads``).
     """
+    test = is_test(opts)
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     try:
         with ciphermail_split_reads.remembered(context):
@@ -35,18 +54,76 @@ def run(name, work, test, context):
     return ret
 
 
-def apply_each(test, changes, planned, apply_change, unchanged, action):
+def phrase(subject, verb, outcome, plural=False):
+    """``<subject> would be|has been|is already <verb>`` for ``outcome`` PENDING, DONE or SETTLED."""
+    return f"{subject} {_BE[outcome][1 if plural else 0]} {verb}"
+
+
+def things(singular, plural, names):
+    """``(subject, plural)``: ``Global property a`` or ``Global properties a, b``."""
+    names = list(names)
+    return (f"{plural if len(names) > 1 else singular} {', '.join(names)}", len(names) > 1)
+
+
+def changed(test, subject, verb, plural=False):
+    """``<subject> would be <verb>`` under test, else ``<subject> has been <verb>``."""
+    return phrase(subject, verb, PENDING if test else DONE, plural)
+
+
+def settled(subject, state, plural=False):
+    """``<subject> is already <state>``: there is nothing to do."""
+    return phrase(subject, state, SETTLED, plural)
+
+
+def report(test, made, subject, verb, state, plural=False):
+    """The comment of a state: ``made`` changes pending or done as ``verb``, or nothing to do (``state``)."""
+    return changed(test, subject, verb, plural) if made else settled(subject, state, plural)
+
+
+def apply_each(test, changes, planned, apply_change):
     """
     Report ``planned`` changes under test, or make them one by one with
-    ``apply_change(item, change)``, recording each in ``changes`` once made.
-    Returns the comment: ``unchanged``, ``Would <action>`` or ``<Action>``.
+    ``apply_change(item, change)``, recording each in ``changes`` once made
+    (so a failure part-way still reports what was done).
     """
-    if not planned:
-        return unchanged
     if test:
         changes.update(planned)
-        return f"Would {action}"
+        return
     for item, change in planned.items():
         apply_change(item, change)
         changes[item] = change
-    return action[0].upper() + action[1:]
+
+
+def take_back(test, changes, ledger, kind, items, current_of, restore):
+    """
+    Take back recorded items (``{item: ledger key}``) of ``kind``: restore
+    those that still hold the formula's value (``restore(item, value)``,
+    then forget them) and release (forget, leave as they are) those someone
+    changed since. Returns ``(restored, released)``: the item names.
+    """
+    planned, released = {}, []
+    for item, key in items.items():
+        current = current_of(item)
+        plan = ledger.restore_plan(kind, key, current)
+        if plan["action"] == "restore":
+            planned[item] = {"old": current, "new": plan["value"]}
+        elif plan["action"] == "release":
+            released.append(item)
+
+    def restore_and_forget(item, change):
+        restore(item, change["new"])
+        ledger.forget(kind, items[item])
+
+    apply_each(test, changes, planned, restore_and_forget)
+    if not test:
+        for item in released:
+            ledger.forget(kind, items[item])
+    return list(planned), released
+
+
+def released_note(released, what):
+    """The sentence for items someone changed after the formula: they stay as they are."""
+    if not released:
+        return ""
+    subject, plural = things(what[0], what[1], released)
+    return f" {subject} {'were' if plural else 'was'} changed by someone else since; left as {'they are' if plural else 'it is'}."

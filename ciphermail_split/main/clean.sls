@@ -7,21 +7,26 @@
   entry. Only what the formula added is removed.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
+{%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- if problems %}
+{{- refuse(problems) }}
+{%- else %}
 {%- set lookup = mapdata.lookup %}
 
 ciphermail_split-main-clean-override-absent:
-  ciphermail.override_keys_absent:
+  ciphermail_ansible.override_keys_absent:
     - keys:
       - {{ lookup.override_key }}
 
 ciphermail_split-main-clean-playbook-applied:
-  ciphermail.playbook_applied:
+  ciphermail_ansible.playbook_applied:
     - watch:
-      - ciphermail: ciphermail_split-main-clean-override-absent
+      - ciphermail_ansible: ciphermail_split-main-clean-override-absent
 
 ciphermail_split-main-clean-transport-absent:
   ciphermail_mta.transport_absent:
     - name: {{ lookup.private_domain | json }}
     - require:
-      - ciphermail: ciphermail_split-main-clean-playbook-applied
+      - ciphermail_ansible: ciphermail_split-main-clean-playbook-applied
+{%- endif %}

@@ -6,7 +6,11 @@
   Ansible override, and cm-run-playbook when it changed (or a run is pending).
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
+{%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- if problems %}
+{{- refuse(problems) }}
+{%- else %}
 {%- set lookup = mapdata.lookup %}
 
 ciphermail_split-main-transport-present:
@@ -16,13 +20,14 @@ ciphermail_split-main-transport-present:
     - port: {{ mapdata.portal_port | json }}
 
 ciphermail_split-main-override-present:
-  ciphermail.override_keys_present:
+  ciphermail_ansible.override_keys_present:
     - values:
         {{ lookup.override_key }}: true
     - require:
       - ciphermail_mta: ciphermail_split-main-transport-present
 
 ciphermail_split-main-playbook-applied:
-  ciphermail.playbook_applied:
+  ciphermail_ansible.playbook_applied:
     - watch:
-      - ciphermail: ciphermail_split-main-override-present
+      - ciphermail_ansible: ciphermail_split-main-override-present
+{%- endif %}

@@ -7,7 +7,11 @@
   entries the formula added. What an admin set is left alone.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
+{%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- if problems %}
+{{- refuse(problems) }}
+{%- else %}
 {%- set lookup = mapdata.lookup %}
 
 ciphermail_split-portal-clean-header-triggers-restored:
@@ -29,3 +33,4 @@ ciphermail_split-portal-clean-mynetworks-absent:
     - parameter: {{ lookup.mynetworks_parameter | json }}
     - require:
       - ciphermail: ciphermail_split-portal-clean-private-domain-absent
+{%- endif %}

@@ -9,7 +9,11 @@
   still applies), and the next run completes what failed.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata with context %}
+{%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
+{%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- if problems %}
+{{- refuse(problems) }}
+{%- else %}
 {%- set lookup = mapdata.lookup %}
 
 ciphermail_split-portal-mynetworks-present:
@@ -34,3 +38,4 @@ ciphermail_split-portal-header-triggers-managed:
         {{ trigger.enabled_property }}: false
 {%-   endif %}
 {%- endfor %}
+{%- endif %}

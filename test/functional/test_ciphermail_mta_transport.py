@@ -74,7 +74,7 @@ def test_changed_portal_is_predicted_exactly_and_a_second_run_does_nothing(state
     assert predicted.changes == {
         "nexthop": {"old": "smtp:[portal-a.example.net]", "new": "smtp:[portal-b.example.net]"}
     }
-    assert predicted.comment.startswith("Would change nexthop")
+    assert predicted.comment.startswith("Transport entry relay-to-webmail.private would be set to smtp:[portal-b")
     assert gateway.files() == files
 
     applied = _present(states, "portal-b.example.net")
@@ -300,8 +300,8 @@ def test_a_running_postfix_is_reloaded_once(states, gateway, postfix_workdir):
     try:
         ret = _present(states, "portal.example.net")
         assert ret.result is True, ret.comment
-        assert ret.comment.endswith("Postfix reloaded")
-        assert _present(states, "portal.example.net").comment.startswith("Already so")
+        assert ret.comment.endswith("Postfix has been reloaded")
+        assert " is already set to " in _present(states, "portal.example.net").comment
         deadline = time.time() + 5
         while "reload -- version" not in _maillog(postfix_workdir) and time.time() < deadline:
             time.sleep(0.1)

@@ -114,36 +114,36 @@ def test_global_properties_restored_leaves_an_admins_later_change(states, gatewa
 def test_override_keys_present_keeps_the_admins_keys_and_comments(states, gateway, modules, converge):
     path = gateway.ansible_vars_dir / "ciphermail-split-mode.yml"
     path.write_text("---\n# admin's note\nsome_admin_key: 42\n")
-    changes = converge(states.ciphermail.override_keys_present, name="override", values={OVERRIDE_KEY: True})
+    changes = converge(states.ciphermail_ansible.override_keys_present, name="override", values={OVERRIDE_KEY: True})
     assert changes == {OVERRIDE_KEY: {"old": None, "new": "true"}}
     text = path.read_text()
     assert text.startswith("---\n# admin's note\nsome_admin_key: 42\n")
     assert yaml.safe_load(text) == {"some_admin_key": 42, OVERRIDE_KEY: True}
     assert oct(path.stat().st_mode & 0o777) == "0o644"
-    assert modules.ciphermail_ledger.playbook_pending() is True
+    assert modules.ciphermail_ansible.playbook_pending() is True
 
 
 def test_override_keys_present_refuses_a_key_a_later_file_overrides(states, gateway):
     (gateway.ansible_vars_dir / "zz-local.yml").write_text(f"{OVERRIDE_KEY}: false\n")
-    ret = states.ciphermail.override_keys_present(name="override", values={OVERRIDE_KEY: True})
+    ret = states.ciphermail_ansible.override_keys_present(name="override", values={OVERRIDE_KEY: True})
     assert ret.result is False
     assert "zz-local.yml" in ret.comment
     assert not (gateway.ansible_vars_dir / "ciphermail-split-mode.yml").exists()
 
 
 def test_override_keys_absent_takes_back_our_key_and_file(states, gateway, converge):
-    converge(states.ciphermail.override_keys_present, name="override", values={OVERRIDE_KEY: True})
-    changes = converge(states.ciphermail.override_keys_absent, name="override", keys=[OVERRIDE_KEY])
+    converge(states.ciphermail_ansible.override_keys_present, name="override", values={OVERRIDE_KEY: True})
+    changes = converge(states.ciphermail_ansible.override_keys_absent, name="override", keys=[OVERRIDE_KEY])
     path = str(gateway.ansible_vars_dir / "ciphermail-split-mode.yml")
     assert changes == {OVERRIDE_KEY: {"old": "true", "new": None}, "file": {"old": path, "new": None}}
     assert list(gateway.ansible_vars_dir.iterdir()) == []
 
 
 def test_override_keys_absent_keeps_a_file_the_admin_wrote_in(states, gateway, converge):
-    converge(states.ciphermail.override_keys_present, name="override", values={OVERRIDE_KEY: True})
+    converge(states.ciphermail_ansible.override_keys_present, name="override", values={OVERRIDE_KEY: True})
     path = gateway.ansible_vars_dir / "ciphermail-split-mode.yml"
     path.write_text(path.read_text() + "admin_key: yes\n")
-    changes = converge(states.ciphermail.override_keys_absent, name="override", keys=[OVERRIDE_KEY])
+    changes = converge(states.ciphermail_ansible.override_keys_absent, name="override", keys=[OVERRIDE_KEY])
     assert changes == {OVERRIDE_KEY: {"old": "true", "new": None}}
     assert yaml.safe_load(path.read_text()) == {"admin_key": True}
 
@@ -217,9 +217,9 @@ def test_failed_playbook_is_retried_until_it_succeeds(run_sls, gateway, monkeypa
 def test_playbook_timeout_fails_and_stays_pending(modules, states, gateway, monkeypatch, loaders):
     loaders.opts["ciphermail_split"]["lookup"]["playbook_timeout"] = 1
     monkeypatch.setenv("CIPHERMAIL_SIM_PLAYBOOK_SECONDS", "30")
-    modules.ciphermail.override_set({OVERRIDE_KEY: True})
-    ret = states.ciphermail.playbook_applied(name="playbook")
+    modules.ciphermail_ansible.override_set({OVERRIDE_KEY: True})
+    ret = states.ciphermail_ansible.playbook_applied(name="playbook")
     assert ret.result is False
     assert "timed out" in ret.comment
-    assert modules.ciphermail_ledger.playbook_pending() is True
+    assert modules.ciphermail_ansible.playbook_pending() is True
     assert gateway.sim_state()["playbook"]["runs"] == 0

@@ -211,7 +211,7 @@ def test_interrupted_override_write_keeps_the_file_runs_no_playbook_and_the_next
     assert crashed["playbook"].result is False  # its watched state failed: it did not run
     assert override.read_text() == ADMIN_OVERRIDE
     # What Ansible reads is as before (a leftover temporary file is a dot file).
-    assert modules.ciphermail.ansible_vars()["values"] == {"some_admin_key": 42}
+    assert modules.ciphermail_ansible.ansible_vars()["values"] == {"some_admin_key": 42}
     assert playbook_calls(gateway) == []
     assert playbook_record(gateway) == {"runs": 0, "applied": {}}
 

@@ -79,11 +79,13 @@ def test_bad_pillar_fails_before_anything_changes(minion, case):
     for test in (True, False):
         run = minion.apply(test=test)
         assert run.returncode != 0, run
-        assert run.states == {}, run  # no state ran
-        message = " ".join(str(error) for error in run.errors)
+        assert run.refusals, run  # only the failing states that say why ran
+        assert all(result is False for result in run.results.values()), run
+        message = " ".join(run.refusals)
         for word in expected_words:
             assert word in message, (word, message)
-        assert "Traceback" not in message
+        assert "Traceback" not in run.proc.stdout + run.proc.stderr
+        assert "map.jinja" not in run.proc.stdout + run.proc.stderr
     assert minion.gateway.write_calls() == []
     assert minion.gateway.files() == files_before
 
@@ -92,5 +94,5 @@ def test_role_sls_refuses_the_other_role(minion):
     minion.set_pillar(PORTAL_PILLAR)
     run = minion.apply("ciphermail_split.main")
     assert run.returncode != 0
-    assert "ciphermail_split:role" in " ".join(run.errors)
+    assert "ciphermail_split:role" in " ".join(run.refusals)
     assert minion.gateway.write_calls() == []

@@ -109,7 +109,7 @@ def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
     # The portal role: the main gateway's address in mynetworks, put in force by a reload.
     run = apply(minions["portal"])
     assert main.address in portal.mynetworks() and "127.0.0.1" in portal.mynetworks()
-    assert "Postfix reloaded" in run.states["ciphermail_split-portal-mynetworks-present"]["comment"]
+    assert "Postfix has been reloaded" in run.states["ciphermail_split-portal-mynetworks-present"]["comment"]
     wait_for("the portal reloaded", lambda: reloads(portal) > 0)
     assert portal.master_pid() == portal_master  # reloaded, not restarted
     assert relay_reply(portal, main.address)[0] == 250

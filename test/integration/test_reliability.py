@@ -388,11 +388,11 @@ def refused(minion, key_words):
     files = minion.gateway.files()
     run = apply(minion)
     assert run.returncode != 0, run
-    assert run.states == {}, run
-    message = " ".join(str(error) for error in run.errors)
+    assert run.refusals, run
+    message = " ".join(run.refusals)
     for word in key_words:
         assert word in message, (word, message)
-    assert "Traceback" not in message
+    assert "Traceback" not in run.proc.stdout + run.proc.stderr
     assert minion.gateway.files() == files
     assert minion.gateway.write_calls() == []
     return message

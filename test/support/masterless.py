@@ -10,6 +10,7 @@ repository), ``saltutil.sync_all``, and a pillar with ``ciphermail_split``
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -122,6 +123,10 @@ class MasterlessMinion:
         return StateRun(self.salt_call(*args, extra_env=extra_env))
 
 
+#: The ID of a failing state that stands for one problem (see ciphermail_split/stop.jinja).
+REFUSAL_ID = re.compile(r"-problem-[0-9]+$")
+
+
 class StateRun:
     """The outcome of one ``state.apply`` run, keyed by state ID."""
 
@@ -147,6 +152,18 @@ class StateRun:
     @property
     def results(self):
         return {state_id: ret["result"] for state_id, ret in self.states.items()}
+
+    @property
+    def refusals(self):
+        """
+        The messages of the failing states an SLS renders instead of its own
+        when it must not run (a bad pillar, modules not synced), one per
+        problem; [] when the run has other states too.
+        """
+        states = self.states
+        if not states or not all(REFUSAL_ID.search(state_id) for state_id in states):
+            return []
+        return [ret["name"] for ret in states.values()]
 
     @property
     def errors(self):

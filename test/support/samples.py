@@ -25,11 +25,11 @@ relayhost =
 #: The main role's override and playbook, as SLS text (functional tier).
 MAIN_ROLE_SLS = """
 override:
-  ciphermail.override_keys_present:
+  ciphermail_ansible.override_keys_present:
     - values:
         ciphermail_backend__remote_portal_enabled: true
 playbook:
-  ciphermail.playbook_applied:
+  ciphermail_ansible.playbook_applied:
     - watch:
-      - ciphermail: override
+      - ciphermail_ansible: override
 """

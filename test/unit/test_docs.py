@@ -6,12 +6,14 @@ every pillar and lookup key the formula accepts.
 
 import inspect
 
+import ciphermail_cli_commands as cli_commands
+import ciphermail_split_settings as split_settings
 import pytest
 import yaml
 from support.modules import load_execution_module
 from support.sandbox import REPO_ROOT
 
-EXECUTION_MODULES = ("ciphermail", "ciphermail_mta", "ciphermail_ledger", "ciphermail_split", "ciphermail_split_status")
+EXECUTION_MODULES = sorted(path.stem for path in (REPO_ROOT / "_modules").glob("*.py"))
 README = (REPO_ROOT / "README.rst").read_text()
 PILLAR_EXAMPLE = (REPO_ROOT / "pillar.example").read_text()
 DEFAULTS = yaml.safe_load((REPO_ROOT / "ciphermail_split" / "parameters" / "defaults.yaml").read_text())["values"]
@@ -35,7 +37,7 @@ def test_every_public_function_has_a_cli_example(name):
 
 def pillar_keys():
     keys = [key for key in DEFAULTS if key != "lookup"]
-    keys += list(DEFAULTS["lookup"]) + list(load_execution_module("ciphermail_split").HOST_DEFAULTS)
+    keys += list(DEFAULTS["lookup"]) + list(split_settings.HOST_DEFAULTS)
     return keys
 
 
@@ -46,8 +48,7 @@ def test_readme_and_pillar_example_name_every_key(key):
 
 
 def test_readme_marks_the_inferred_commands():
-    table = load_execution_module("ciphermail").CLI_COMMANDS
-    for words, source in table.values():
+    for words, source in cli_commands.COMMANDS.values():
         command = " ".join(words).replace("{domain}", "D").replace("{name}", "N").replace("{value}", "V")
         row = next(line for line in README.splitlines() if f"``ciphermail-cli {command}``" in line)
         assert ("**inferred**" in row) == (source == "inferred"), row

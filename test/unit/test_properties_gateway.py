@@ -8,13 +8,14 @@ second YAML key or a second argument.
 
 import re
 
+import ciphermail_ansible_vars as ansible_vars
+import ciphermail_cli_commands as cli_commands
+import ciphermail_gateway_values as gateway_values
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from salt.exceptions import SaltInvocationError
-from support.modules import load_execution_module
 
-ciphermail = load_execution_module("ciphermail")
 OURS = "ciphermail_backend__remote_portal_enabled"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -39,7 +40,7 @@ def admin_files(draw):
 
 
 def edit(text, set_values=None, remove_keys=()):
-    return ciphermail._edit_override_text(text, set_values or {}, remove_keys)  # pylint: disable=protected-access
+    return ansible_vars.edit(text, set_values or {}, remove_keys)
 
 
 @SETTINGS
@@ -72,21 +73,21 @@ def test_set_then_remove_gives_back_the_admins_file(admin, enabled):
 @given(st.text(max_size=40))
 def test_no_value_carries_a_line_break_or_a_second_key(value):
     try:
-        typed = ciphermail.normalise_override({OURS: value})
+        typed = gateway_values.normalise_override({OURS: value})
     except SaltInvocationError:
         assert re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value)
         return
     edited = edit("---\n", typed)
     parsed = yaml.safe_load(edited)
     assert list(parsed) == [OURS]
-    assert ciphermail.normalise_value(parsed[OURS]) == ciphermail.normalise_value(value)
+    assert gateway_values.normalise_value(parsed[OURS]) == gateway_values.normalise_value(value)
 
 
 @SETTINGS
 @given(st.text(max_size=40))
 def test_normalised_values_are_one_line(value):
     try:
-        normalised = ciphermail.normalise_value(value)
+        normalised = gateway_values.normalise_value(value)
     except SaltInvocationError:
         return
     assert "\n" not in normalised and "\r" not in normalised and "\x00" not in normalised
@@ -95,5 +96,5 @@ def test_normalised_values_are_one_line(value):
 @SETTINGS
 @given(st.text(max_size=40).filter(lambda v: "\x00" not in v), st.sampled_from(["trigger-webmail-header", "x"]))
 def test_a_value_is_always_exactly_one_argument(value, name):
-    argv = ciphermail._cli_words("global_property_set", {"name": name, "value": value})  # pylint: disable=protected-access
+    argv = cli_commands.words("global_property_set", {"name": name, "value": value})
     assert argv == ["property", "global", "set", "--name", name, "--value", value]

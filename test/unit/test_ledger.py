@@ -2,27 +2,38 @@
 
 import json
 
+import pytest
+from ciphermail_split_ledger import Ledger
 
-def test_first_before_is_kept_and_ours_follows_the_last_change(modules, gateway):
-    ledger = modules.ciphermail_ledger
+
+@pytest.fixture
+def state_dir(tmp_path):
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def ledger(state_dir):
+    return Ledger(str(state_dir))
+
+
+def test_first_before_is_kept_and_ours_follows_the_last_change(ledger, state_dir):
     assert ledger.record("global_property", "p") is None
     ledger.remember("global_property", "p", "false", "true")
     ledger.remember("global_property", "p", "true", "TRUE")
     assert ledger.record("global_property", "p") == {"before": "false", "ours": "TRUE"}
-    on_disk = json.loads((gateway.state_dir / "ledger.json").read_text())
+    on_disk = json.loads((state_dir / "ledger.json").read_text())
     assert on_disk["records"] == {"global_property:p": {"before": "false", "ours": "TRUE"}}
-    assert oct((gateway.state_dir / "ledger.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((state_dir / "ledger.json").stat().st_mode & 0o777) == "0o600"
+    assert oct(state_dir.stat().st_mode & 0o777) == "0o700"
 
 
-def test_changing_back_to_the_original_leaves_nothing_to_take_back(modules):
-    ledger = modules.ciphermail_ledger
+def test_changing_back_to_the_original_leaves_nothing_to_take_back(ledger):
     ledger.remember("override_key", "k", None, "true")
     ledger.remember("override_key", "k", "true", None)
     assert ledger.record("override_key", "k") is None
 
 
-def test_restore_plan(modules):
-    ledger = modules.ciphermail_ledger
+def test_restore_plan(ledger):
     assert ledger.restore_plan("transport", "d", "smtp:[x]") == {"action": "none"}
     ledger.remember("transport", "d", "smtp:[admin]", "smtp:[ours]")
     assert ledger.restore_plan("transport", "d", "smtp:[ours]") == {"action": "restore", "value": "smtp:[admin]"}
@@ -31,17 +42,16 @@ def test_restore_plan(modules):
     assert ledger.forget("transport", "d") is False
 
 
-def test_records_of_one_kind(modules):
-    ledger = modules.ciphermail_ledger
+def test_records_of_one_kind(ledger):
     ledger.remember("mynetworks", "mynetworks|192.0.2.10", None, "present")
     ledger.remember("mynetworks_param", "mynetworks", None, ["127.0.0.0/8"])
     assert ledger.records("mynetworks") == {"mynetworks|192.0.2.10": {"before": None, "ours": "present"}}
+    assert ledger.mynetworks_entries("mynetworks") == ["192.0.2.10"]
 
 
-def test_pending_playbook_survives_between_runs(modules):
-    ledger = modules.ciphermail_ledger
-    assert ledger.playbook_pending() is False
+def test_pending_playbook_survives_between_runs(ledger, state_dir):
+    assert ledger.playbook_pending is False
     ledger.set_playbook_pending(True)
-    assert modules.ciphermail_ledger.show()["playbook_pending"] is True
+    assert Ledger(str(state_dir)).load()["playbook_pending"] is True
     ledger.set_playbook_pending(False)
-    assert ledger.playbook_pending() is False
+    assert ledger.playbook_pending is False

@@ -1,0 +1,66 @@
+"""
+Running the gateway's tools (``ciphermail-cli``, ``postconf``, ``postmap``,
+``postfix``) the one way the formula runs them: the command of a host
+setting (``ciphermail_split:lookup:<key>``) plus arguments, as an argument
+list (never through a shell), with the environment of ``command_env``
+(never shown), a timeout, and errors that name the lookup key and the
+command, never the environment.
+
+Imported as a plain module by the execution modules, which pass Salt's
+``cmd.run_all`` in.
+"""
+
+import salt.utils.path
+from ciphermail_split_settings import LOOKUP_KEY
+from salt.exceptions import CommandExecutionError
+
+
+def missing(settings, key):
+    """Why the command of host setting ``key`` cannot run here (not found, not executable), or None."""
+    command = settings[key][0]
+    if salt.utils.path.which(command):
+        return None
+    return f"{LOOKUP_KEY}:{key}: {command} is not found or not executable (set {LOOKUP_KEY}:{key})"
+
+
+def require(settings, keys):
+    """Raise, naming each, when a command of the host settings ``keys`` cannot run."""
+    problems = [problem for problem in (missing(settings, key) for key in keys) if problem]
+    if problems:
+        raise CommandExecutionError("; ".join(problems))
+
+
+def _reason(exc):
+    """What Salt says of a command it could not start, without its context (which names the command line)."""
+    message = str(exc)
+    return message.rsplit("reason: ", 1)[-1]
+
+
+def run(run_all, settings, key, args, title, timeout, env=None, ok_codes=(0,)):
+    """
+    Run the command of host setting ``key`` with ``args`` through
+    ``run_all`` (Salt's ``cmd.run_all``) and return its result. ``title``
+    names the command in errors (without values that need not be shown).
+    Raises ``CommandExecutionError`` when the command cannot run, times out
+    or exits with a code not in ``ok_codes``.
+    """
+    require(settings, [key])
+    argv = [*settings[key], *args]
+    try:
+        result = run_all(
+            argv,
+            python_shell=False,
+            env=env or {},
+            timeout=timeout,
+            ignore_retcode=True,
+            output_loglevel="quiet",
+            rstrip=False,
+        )
+    except CommandExecutionError as exc:
+        raise CommandExecutionError(f"{LOOKUP_KEY}:{key}: cannot run {title}: {_reason(exc)}") from None
+    if result["retcode"] is None:
+        raise CommandExecutionError(f"{title} timed out after {timeout} s")
+    if result["retcode"] not in ok_codes:
+        output = (result.get("stderr") or result.get("stdout") or "").strip() or "no output"
+        raise CommandExecutionError(f"{title} failed (exit {result['retcode']}): {output}")
+    return result

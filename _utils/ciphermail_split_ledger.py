@@ -1,0 +1,151 @@
+"""
+The ciphermail_split ledger: what this formula changed on this gateway.
+
+Every state of the formula that changes something the admin shares with us
+(a CipherMail property or domain, a key of the Ansible override, a Postfix
+transport line or ``mynetworks`` entry) first records here the value the
+item had *before* (``None``: it did not exist) and the value the formula set
+(*ours*). The clean states use the record to take back only what the formula
+did: an item is restored to its old value only while it still holds ours, so
+an admin's later edit is never overwritten and nothing the formula did not
+add is ever removed.
+
+The ledger also remembers a pending ``cm-run-playbook`` run: the override
+file changed but the playbook has not yet succeeded since.
+
+It is one JSON file, ``<state_dir>/ledger.json``, read afresh by every call
+and written atomically. The state and execution modules keep it through
+:class:`Ledger`; an admin reads it with ``salt <gw> ciphermail_ledger.show``.
+"""
+
+import json
+import os
+
+import ciphermail_split_files as files
+import ciphermail_split_settings
+from salt.exceptions import CommandExecutionError
+
+LEDGER_FILE = "ledger.json"
+
+
+def mynetworks_key(parameter, entry):
+    """The ledger key of one entry of the list parameter ``parameter`` (records of kind ``mynetworks``)."""
+    return f"{parameter}|{entry}"
+
+
+def domain_property_key(domain, name):
+    """The ledger key of property ``name`` of ``domain`` (records of kind ``domain_property``)."""
+    return f"{domain}|{name}"
+
+
+def _record_id(kind, key):
+    return f"{kind}:{key}"
+
+
+class Ledger:
+    """The ledger of one gateway, kept in ``state_dir``."""
+
+    def __init__(self, state_dir):
+        self.path = os.path.join(state_dir, LEDGER_FILE)
+
+    def load(self):
+        """Every record and whether a playbook run is pending."""
+        text = files.read_text(self.path)
+        if text is None:
+            return {"records": {}, "playbook_pending": False}
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise CommandExecutionError(f"Cannot read the ciphermail_split ledger {self.path}: {exc}") from exc
+        data.setdefault("records", {})
+        data.setdefault("playbook_pending", False)
+        return data
+
+    def _save(self, data):
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise CommandExecutionError(f"Cannot create the ciphermail_split state directory: {exc}") from exc
+        files.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def record(self, kind, key):
+        """The record of one item (``{"before": ..., "ours": ...}``), or None when the formula never changed it."""
+        return self.load()["records"].get(_record_id(kind, key))
+
+    def records(self, kind):
+        """``{key: record}`` of every item of one kind the formula changed."""
+        prefix = _record_id(kind, "")
+        return {
+            record_id[len(prefix) :]: entry
+            for record_id, entry in self.load()["records"].items()
+            if record_id.startswith(prefix)
+        }
+
+    def keys_under(self, kind, prefix):
+        """The rest of each key of ``kind`` that starts with ``prefix`` (``mynetworks|`` -> the entries)."""
+        return [key[len(prefix) :] for key in self.records(kind) if key.startswith(prefix)]
+
+    def remember(self, kind, key, before, ours):
+        """
+        Record that the formula is about to change an item from ``before``
+        to ``ours``; the first ``before`` is kept, it is what clean
+        restores. Called *before* the change, so an interrupted run still
+        knows the original value.
+        """
+        data = self.load()
+        record_id = _record_id(kind, key)
+        entry = data["records"].get(record_id) or {"before": before}
+        if entry["before"] == ours:
+            # Back to the original value: nothing of ours is left to take back.
+            data["records"].pop(record_id, None)
+        else:
+            entry["ours"] = ours
+            data["records"][record_id] = entry
+        self._save(data)
+        return data["records"].get(record_id)
+
+    def forget(self, kind, key):
+        """Drop the record of one item (clean restored it, or an admin took it over); True when there was one."""
+        data = self.load()
+        found = data["records"].pop(_record_id(kind, key), None) is not None
+        if found:
+            self._save(data)
+        return found
+
+    def restore_plan(self, kind, key, current):
+        """
+        What taking back one item means now, given its ``current`` value
+        (normalised the way it was recorded): ``{"action": "none"}`` (the
+        formula never changed it), ``{"action": "restore", "value": before}``
+        (it still holds our value: put back the old one; None: remove it) or
+        ``{"action": "release", "value": current}`` (someone changed it
+        since: leave it and only forget the record).
+        """
+        entry = self.record(kind, key)
+        if entry is None:
+            return {"action": "none"}
+        if entry.get("ours") == current:
+            return {"action": "restore", "value": entry["before"]}
+        return {"action": "release", "value": current}
+
+    def mynetworks_entries(self, parameter):
+        """The entries of ``parameter`` that the formula added, as it wrote them."""
+        return self.keys_under("mynetworks", mynetworks_key(parameter, ""))
+
+    @property
+    def playbook_pending(self):
+        """True when the override changed and ``cm-run-playbook`` has not succeeded since."""
+        return bool(self.load()["playbook_pending"])
+
+    def set_playbook_pending(self, pending):
+        """Remember (or clear) a pending ``cm-run-playbook`` run."""
+        data = self.load()
+        if bool(data["playbook_pending"]) != bool(pending):
+            data["playbook_pending"] = bool(pending)
+            self._save(data)
+        return bool(pending)
+
+
+def of_host(opts, pillar):
+    """The ledger of this host: in ``state_dir`` of the host settings in effect."""
+    return Ledger(ciphermail_split_settings.effective(opts, pillar)["state_dir"])

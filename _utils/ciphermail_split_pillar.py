@@ -1,0 +1,191 @@
+"""
+The ``ciphermail_split`` pillar, checked in pure Python (no Salt loader, no
+I/O): merged over the formula's defaults (``parameters/defaults.yaml``),
+every key checked, every problem named with the key, the value and what is
+expected. Checking a pillar needs no gateway tool: the main role's pillar is
+checked on a host without ``ciphermail-cli``.
+
+Imported as a plain module by ``_modules/ciphermail_split.py``
+(``validate_pillar``, ``constants``), whose functions the formula's
+``map.jinja`` calls while it renders, before any state runs.
+"""
+
+import ciphermail_gateway_values as gateway_values
+import ciphermail_postfix_values as postfix_values
+import ciphermail_split_settings as settings
+from salt.exceptions import SaltInvocationError
+
+PILLAR_KEY = settings.PILLAR_KEY
+LOOKUP_PATH = settings.LOOKUP_KEY
+ROLES = ("main", "portal")
+#: Mappings whose keys are the admin's to choose (no unknown-key check).
+_FREE_MAPPINGS = ("private_domain_properties", "command_env")
+NO_PILLAR = (
+    f"This minion has no {PILLAR_KEY} pillar: give it one with at least {PILLAR_KEY}:role "
+    "(main or portal); pillar.example shows every key"
+)
+
+
+def _unknown_keys(given, defaults, path, problems):
+    """Add a problem for each key the formula does not know (likely a typo) or of the wrong shape."""
+    for key, value in given.items():
+        key_path = f"{path}:{key}"
+        if key not in defaults:
+            expected = "one of " + ", ".join(sorted(defaults))
+            problems.append(f"{key_path}: unknown key (a typo?); expected {expected}")
+        elif isinstance(defaults[key], dict) or key in _FREE_MAPPINGS:
+            if not isinstance(value, dict):
+                shown = f"a {type(value).__name__}" if key == "command_env" else repr(value)
+                problems.append(f"{key_path}: got {shown}; expected a mapping")
+            elif key not in _FREE_MAPPINGS:
+                _unknown_keys(value, defaults[key], key_path, problems)
+
+
+def _merged(defaults, given):
+    merged = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict) and key not in _FREE_MAPPINGS:
+            merged[key] = _merged(defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _lookup_defaults(defaults):
+    """The keys ``ciphermail_split:lookup`` may hold: the split-mode constants and the host settings."""
+    return {**defaults["lookup"], **{key: None for key in settings.HOST_DEFAULTS}}
+
+
+def _check(problems, key, check, *args):
+    """Run ``check(*args)``; a refusal becomes a problem naming ``key``. Returns the checked value or None."""
+    try:
+        return check(*args)
+    except SaltInvocationError as exc:
+        message = str(exc)
+        problems.append(message if message.startswith(f"{key}:") else f"{key}: {message}")
+        return None
+
+
+def _bool(value):
+    if not isinstance(value, bool):
+        raise SaltInvocationError(f"got {value!r}; expected true or false")
+    return value
+
+
+def _check_constants(lookup, problems):
+    _check(problems, f"{LOOKUP_PATH}:private_domain", gateway_values.normalise_domain, lookup["private_domain"])
+    for name, value in lookup["private_domain_properties"].items():
+        key = f"{LOOKUP_PATH}:private_domain_properties:{name}"
+        _check(problems, key, gateway_values.normalise_property_name, name)
+        _check(problems, key, gateway_values.normalise_value, value)
+    key = f"{LOOKUP_PATH}:override_key"
+    _check(problems, key, gateway_values.normalise_override, {lookup["override_key"]: True})
+    key = f"{LOOKUP_PATH}:mynetworks_parameter"
+    _check(problems, key, postfix_values.parameter_name, lookup["mynetworks_parameter"])
+    for messenger, trigger in lookup["triggers"].items():
+        key = f"{LOOKUP_PATH}:triggers:{messenger}"
+        for prop in ("header_property", "enabled_property"):
+            _check(problems, f"{key}:{prop}", gateway_values.normalise_property_name, trigger[prop])
+        _check(problems, f"{key}:header", gateway_values.header_line, trigger["header"])
+
+
+def _check_main(config, cleaning, problems):
+    key = f"{PILLAR_KEY}:portal_server"
+    if config["portal_server"] is None:
+        if not cleaning:
+            problems.append(f"{key}: got None; expected the FQDN, IPv4 or IPv6 address of the portal gateway")
+        return
+    if _check(problems, key, postfix_values.nexthop, config["portal_server"]) and config["portal_port"] is not None:
+        _check(problems, f"{PILLAR_KEY}:portal_port", postfix_values.port_number, config["portal_port"])
+
+
+def _check_portal(config, cleaning, problems):
+    key = f"{PILLAR_KEY}:main_gateway_addresses"
+    addresses = config["main_gateway_addresses"]
+    if not isinstance(addresses, list) or (not addresses and not cleaning):
+        problems.append(f"{key}: got {addresses!r}; expected a list with the main gateway's IP address(es)")
+        return
+    for index, address in enumerate(addresses):
+        _check(problems, f"{key}[{index}]", postfix_values.mynetworks_entry, address, config["allow_networks"] is True)
+
+
+def sls_role(sls):
+    """The role an SLS configures (``ciphermail_split.main.clean`` -> main), and whether it cleans."""
+    parts = (sls or "").split(".")
+    role = parts[1] if len(parts) > 1 and parts[1] in ROLES else None
+    return role, parts[-1] == "clean"
+
+
+def problems(pillar, defaults, sls=None, config_lookup=None):
+    """
+    Check the ``ciphermail_split`` pillar. Returns ``(mapdata, problems)``:
+    the pillar merged over ``defaults`` (the ``values`` of
+    ``parameters/defaults.yaml``) with the values of ``command_env`` masked,
+    and a list of messages, each naming a key, the value and what is
+    expected (``[]``: the pillar is fine). ``mapdata`` is None when the
+    pillar cannot be merged at all.
+
+    ``sls``: the SLS being rendered; a role SLS also checks that the pillar
+    role matches it, a ``clean`` SLS needs only the role.
+    ``config_lookup``: ``ciphermail_split:lookup`` of the minion config; the
+    host settings are checked as they take effect (pillar over it).
+    """
+    if pillar is None:
+        return None, [NO_PILLAR]
+    if not isinstance(pillar, dict):
+        return None, [f"{PILLAR_KEY}: got {type(pillar).__name__}; expected a mapping (see pillar.example)"]
+    found = []
+    _unknown_keys(pillar, {**defaults, "lookup": _lookup_defaults(defaults)}, PILLAR_KEY, found)
+    if found:
+        return None, found
+    config = _merged(defaults, pillar)
+    role, cleaning = sls_role(sls)
+    if config["role"] not in ROLES:
+        found.append(f"{PILLAR_KEY}:role: got {config['role']!r}; expected main or portal")
+    elif role and role != config["role"]:
+        found.append(f"{PILLAR_KEY}:role: got {config['role']!r}; expected {role}, since {sls} configures a {role} gateway")
+    lookup = {**(config_lookup or {}), **pillar.get("lookup", {})}
+    for key in [key for key in settings.HOST_DEFAULTS if key in lookup]:
+        _check(found, f"{LOOKUP_PATH}:{key}", settings.checked_setting, key, lookup[key])
+    _check_constants(config["lookup"], found)
+    for messenger, enabled in config["messengers"].items():
+        _check(found, f"{PILLAR_KEY}:messengers:{messenger}", _bool, enabled)
+    _check(found, f"{PILLAR_KEY}:allow_networks", _bool, config["allow_networks"])
+    if config["role"] == "main":
+        _check_main(config, cleaning, found)
+    elif config["role"] == "portal":
+        _check_portal(config, cleaning, found)
+    if "command_env" in config["lookup"]:
+        # The SLS files never need the credentials; keep them out of mapdata.
+        config["lookup"] = {**config["lookup"], "command_env": settings.masked(config["lookup"])["command_env"]}
+    return config, found
+
+
+def validate(pillar, defaults, sls=None, config_lookup=None):
+    """``mapdata`` of :func:`problems`, or raise ``SaltInvocationError`` with every problem, one per line."""
+    config, found = problems(pillar, defaults, sls, config_lookup)
+    if found:
+        raise SaltInvocationError("\n".join(found))
+    return config
+
+
+def constants(pillar, defaults):
+    """
+    The split-mode constants in effect: ``lookup`` of ``defaults`` with
+    ``ciphermail_split:lookup`` of ``pillar`` merged over it, key by key
+    (the private domain and its properties, the override key, the
+    ``mynetworks`` parameter, the header triggers). Only their shape is
+    checked here; :func:`problems` checks the values.
+    """
+    pillar = pillar or {}
+    if not isinstance(pillar, dict):
+        raise SaltInvocationError(f"{PILLAR_KEY}: got {type(pillar).__name__}; expected a mapping")
+    given = pillar.get("lookup") or {}
+    if not isinstance(given, dict):
+        raise SaltInvocationError(f"{LOOKUP_PATH}: got {type(given).__name__}; expected a mapping")
+    found = []
+    _unknown_keys(given, _lookup_defaults(defaults), LOOKUP_PATH, found)
+    if found:
+        raise SaltInvocationError("\n".join(found))
+    merged = _merged(defaults["lookup"], given)
+    return {key: merged[key] for key in defaults["lookup"]}
