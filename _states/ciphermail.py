@@ -22,12 +22,6 @@ def __virtual__():
     return __virtualname__
 
 
-def _run(name, work):
-    return state.run(name, work, __opts__, __context__)
-
-
-def _ledger():
-    return ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
 
 def _diff(current, wanted):
@@ -63,7 +57,7 @@ def global_properties_managed(name, properties):
     def work(test, changes):
         wanted = gateway_values.normalised_properties(properties)
         planned = _diff({prop: _global_property(prop) for prop in wanted}, wanted)
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
         def set_property(prop, change):
             ledger.remember("global_property", prop, change["old"], change["new"])
@@ -73,7 +67,7 @@ def global_properties_managed(name, properties):
         subject, plural = state.things("Global property", "Global properties", planned or wanted)
         return state.report(test, planned, subject, "set", "set", plural)
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 def global_properties_restored(name, properties):
@@ -101,7 +95,7 @@ def global_properties_restored(name, properties):
         restored, released = state.take_back(
             test,
             changes,
-            _ledger(),
+            ciphermail_split_ledger.of_host(__opts__, __pillar__),
             "global_property",
             {prop: prop for prop in names},
             _global_property,
@@ -111,7 +105,7 @@ def global_properties_restored(name, properties):
         comment = state.report(test, restored, subject, "restored", "restored", plural)
         return comment + state.released_note(released, ("Global property", "Global properties"))
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 # -- domains ---------------------------------------------------------------------------
@@ -148,7 +142,7 @@ def domain_present(name, properties=None):
             # A new domain: every property is set (there is nothing to read yet).
             planned = {"domain": {"old": None, "new": domain}}
             planned.update({prop: {"old": None, "new": value} for prop, value in wanted.items()})
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
         def add_or_set(item, change):
             if item == "domain":
@@ -169,7 +163,7 @@ def domain_present(name, properties=None):
             return state.changed(test, f"{subject} of domain {domain}", "set", plural)
         return state.changed(test, f"Domain {domain}", f"added with {', '.join(wanted)}" if wanted else "added")
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 def _domain_property_records(ledger, domain):
@@ -203,7 +197,7 @@ def domain_absent(name, force=False):
 
     def work(test, changes):
         domain = gateway_values.normalise_domain(name)
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         if not __salt__["ciphermail.domain_exists"](domain):
             if not test:
                 _forget_domain(ledger, domain)
@@ -227,9 +221,9 @@ def domain_absent(name, force=False):
             lambda prop, value: __salt__["ciphermail.domain_property_set"](domain, prop, value),
         )
         subject, plural = state.things("Its property", "Its properties", restored)
-        kept = f"Domain {domain} was not added by this formula; it stays."
+        kept = state.settled(f"Domain {domain}", "as the formula found it (the formula did not add it, so it stays)") + "."
         if restored:
             kept += " " + state.changed(test, subject, "restored", plural)
         return kept + state.released_note(released, ("Its property", "Its properties"))
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)

@@ -26,12 +26,6 @@ def __virtual__():
     return __virtualname__
 
 
-def _run(name, work):
-    return state.run(name, work, __opts__, __context__)
-
-
-def _ledger():
-    return ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
 
 def _keys_in(path, keys):
@@ -82,7 +76,7 @@ def override_keys_present(name, values):
         planned = _diff_override(current, wanted)
         if planned and not __salt__["file.file_exists"](path):
             planned = {"file": {"old": None, "new": path}, **planned}
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
         def set_key(item, change):
             if item == "file":
@@ -95,7 +89,7 @@ def override_keys_present(name, values):
         subject, plural = _keys_in(path, [key for key in planned if key != "file"] or wanted)
         return state.report(test, planned, subject, "set", "set", plural)
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 def _diff_override(current, wanted):
@@ -138,7 +132,7 @@ def override_keys_absent(name, keys, force=False):
         path = __salt__["ciphermail_ansible.override_path"]()
         current = __salt__["ciphermail_ansible.override_read"]()
         present = {key: key for key in names if key in current}
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         released = []
         if force:
 
@@ -171,7 +165,7 @@ def override_keys_absent(name, keys, force=False):
             comment += "; " + state.changed(test, path, "deleted")
         return comment + state.released_note(released, ("Key", "Keys"))
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 # -- cm-run-playbook ----------------------------------------------------------------------
@@ -212,11 +206,11 @@ def playbook_applied(name):
     """
 
     def work(test, changes):
-        if not _ledger().playbook_pending:
+        if not ciphermail_split_ledger.of_host(__opts__, __pillar__).playbook_pending:
             return state.settled(PLAYBOOK, "applied (no run is pending)")
         return _run_playbook(test, changes)
 
-    return _playbook_ret(_run(name, work))
+    return _playbook_ret(state.run(name, work, __opts__, __context__))
 
 
 def mod_watch(name, sfun=None, **kwargs):  # pylint: disable=unused-argument
@@ -230,4 +224,4 @@ def mod_watch(name, sfun=None, **kwargs):  # pylint: disable=unused-argument
             raise SaltInvocationError(f"ciphermail_ansible.{sfun} does not support watch")
         return _run_playbook(test, changes)
 
-    return _playbook_ret(_run(name, work))
+    return _playbook_ret(state.run(name, work, __opts__, __context__))

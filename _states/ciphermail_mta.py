@@ -44,13 +44,6 @@ def _mta(function, *args, **kwargs):
     return __salt__[f"ciphermail_mta.{function}"](*args, **kwargs)
 
 
-def _run(name, work):
-    """The state return of ``work(test, changes)`` (see :func:`ciphermail_split_state.run`)."""
-    return state.run(name, work, __opts__, __context__)
-
-
-def _ledger():
-    return ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
 
 def _reloaded(test, made, comment):
@@ -108,7 +101,7 @@ def transport_present(name, host, port=None):
         nexthop = ciphermail_postfix_values.nexthop(host, port)
         plan = _mta("transport_set", name, nexthop, test=True)
         if plan["changes"] and not test:
-            _remember_transport(_ledger(), name.lower(), plan)
+            _remember_transport(ciphermail_split_ledger.of_host(__opts__, __pillar__), name.lower(), plan)
             try:
                 plan = _mta("transport_set", name, nexthop)
             except CommandExecutionError:
@@ -118,7 +111,7 @@ def transport_present(name, host, port=None):
         where = f"set to {nexthop} in {plan['table']}"
         return _reloaded(test, changes, state.report(test, changes, f"Transport entry {name}", where, where))
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 def _made_before_failure(name, nexthop, planned):
@@ -178,7 +171,7 @@ def transport_absent(name, force=False):
 
     def work(test, changes):
         table = _mta("transport_table")
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         created = ledger.record("transport_file", table["path"])
         made, table_file = _take_back_nexthop(ledger, name, force, test)
         if ledger.record("transport_maps", TRANSPORT_MAPS) and not (created and table_file == "in use"):
@@ -194,7 +187,7 @@ def transport_absent(name, force=False):
         comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
         return _reloaded(test, made, comment)
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 # -- mynetworks ----------------------------------------------------------------
@@ -287,7 +280,7 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
 
     def work(test, changes):
         wanted = ciphermail_postfix_values.mynetworks_entries(addresses, allow_networks)
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         current = _mta("mynetworks_get", parameter)
         stale = [entry for entry in ledger.mynetworks_entries(parameter) if entry not in wanted]
         made = _update_mynetworks(
@@ -307,7 +300,7 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
         subject, plural = state.things(f"{parameter} entry", f"{parameter} entries", wanted)
         return state.settled(subject, "present", plural) if wanted else state.settled(parameter, "as it should be")
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)
 
 
 def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False):
@@ -329,7 +322,7 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
     """
 
     def work(test, changes):
-        ledger = _ledger()
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         current = _mta("mynetworks_get", parameter)
         ours = ledger.mynetworks_entries(parameter)
         targets = ours if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
@@ -343,4 +336,4 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
             return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
         return state.settled(parameter, "without the formula's entries")
 
-    return _run(name, work)
+    return state.run(name, work, __opts__, __context__)

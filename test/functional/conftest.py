@@ -8,21 +8,41 @@ The loaders are built once per package (loading Salt takes seconds); each
 test points them at its own gateway and state tree.
 """
 
+import shutil
+
 import pytest
 from saltfactories.utils import random_string
 from saltfactories.utils.functional import Loaders
-from support.sandbox import REPO_ROOT
+from support.sandbox import REPO_ROOT, GatewaySandbox
 
 
 @pytest.fixture(scope="package")
-def minion_opts(salt_factories):
+def gateway_root(worker_id):
+    """
+    Where this worker's sandboxed gateway lives, the same for every test of
+    the package: the loaders are built once with its lookup in their opts,
+    and Salt 3006's loader deep-copies those opts when it loads a module
+    again, so the lookup must not depend on the test.
+    """
+    return REPO_ROOT / "build" / "functional" / worker_id / "gateway"
+
+
+@pytest.fixture
+def gateway(gateway_root):
+    """An empty sandboxed gateway at this worker's fixed place."""
+    shutil.rmtree(gateway_root, ignore_errors=True)
+    return GatewaySandbox(gateway_root)
+
+
+@pytest.fixture(scope="package")
+def minion_opts(salt_factories, gateway_root):
     factory = salt_factories.salt_minion_daemon(
         random_string("functional-"),
         overrides={
             "module_dirs": [str(REPO_ROOT)],
             "file_client": "local",
             "file_roots": {"base": []},
-            "ciphermail_split": {"lookup": {}},
+            "ciphermail_split": {"lookup": GatewaySandbox(gateway_root).lookup()},
         },
     )
     return factory.config.copy()
