@@ -125,11 +125,13 @@ bench: venv postfix
 	BENCH_RUNS=$(BENCH_RUNS) $(BIN)/python bench/run.py
 
 # SPM packages what an admin installs: FORMULA, the SLS tree, _modules,
-# _states, _utils, pillar.example and README.rst (not the tests or the venv).
+# _states, _utils, pillar.example, README.rst, LICENSE and CHANGELOG.rst (not
+# the tests, the docs or the venv).
 SPM_DIR ?= $(CURDIR)/build/spm
 spm: venv
 	rm -rf $(SPM_DIR) && mkdir -p $(SPM_DIR)/ciphermail_split $(SPM_DIR)/conf
-	cp -r FORMULA README.rst pillar.example ciphermail_split _modules _states _utils $(SPM_DIR)/ciphermail_split/
+	cp -r FORMULA README.rst LICENSE CHANGELOG.rst pillar.example ciphermail_split _modules _states _utils \
+	  $(SPM_DIR)/ciphermail_split/
 	find $(SPM_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	printf 'spm_build_dir: %s\nspm_cache_dir: %s\nspm_db: %s\nspm_logfile: %s\n' \
 	  $(SPM_DIR) $(SPM_DIR)/cache $(SPM_DIR)/spm.db $(SPM_DIR)/spm.log > $(SPM_DIR)/conf/spm
