@@ -20,7 +20,7 @@ for path in (DOCS / "_ext", REPO_ROOT / "_utils"):
 
 project = "ciphermail-split-formula"
 author = "ciphermail-split-formula contributors"
-copyright = "the ciphermail-split-formula contributors, Apache License 2.0"  # noqa: A001
+copyright = "the ciphermail-split-formula contributors, Apache License 2.0"
 version = release = re.search(r"^version:\s*(\S+)", (REPO_ROOT / "FORMULA").read_text(), re.M).group(1)
 
 extensions = [
