@@ -84,16 +84,18 @@ lint-yaml: .venv/.installed
 lint-salt: .venv/.installed
 	$(LINT_BIN)/salt-lint $(SLS_FILES) pillar.example
 
-# Graphviz draws the diagrams (docs/*.dot); Debian's package, if dot is missing.
+# Graphviz draws the diagrams (docs/*.dot): Debian's package, and the fonts
+# its render is measured with (Helvetica and Courier are Liberation Sans and
+# Mono there), if either is missing.
 graphviz:
-	@if ! command -v dot >/dev/null 2>&1; then \
+	@if ! command -v dot >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q 'Liberation Sans'; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz fonts-liberation2; \
 	fi
 
 # Each docs/<name>.dot is rendered to build/docs/<name>.svg, which must be
 # byte for byte the committed docs/<name>.svg (dot's output is the same for
-# the same source and Graphviz; CI's is Debian 12's). Then Sphinx builds the
+# the same source, Graphviz and fonts; CI's are Debian 12's). Then Sphinx builds the
 # HTML into build/docs/html: -W (warnings are errors), -n (every reference
 # must resolve), -E (modules found afresh, see docs/_ext/formula_reference.py).
 DIAGRAMS := $(wildcard docs/*.dot)
