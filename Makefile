@@ -4,6 +4,10 @@
 #               the unit, functional and salt-call tiers against the Salt pinned in
 #               requirements-salt3006.txt, in its own venv (.venv-salt3006)
 #   make lint   ruff (Python), yamllint (YAML), salt-lint (SLS and Jinja)
+#   make docs   the maintainers' docs (docs/) with Sphinx, warnings as errors, into build/docs;
+#               fails when a diagram's source is broken or its committed render is stale
+#   make diagram
+#               render docs/*.dot to the docs/*.svg the README shows (commit them)
 #   make demo   run both gateway roles against a sandbox (simulator + throwaway Postfix)
 #   make spm    build the SPM package into $(SPM_DIR)
 #   make bench  the formula against the hand-written SLS (bench/), on the simulator with latency
@@ -30,10 +34,11 @@ TIERS        :=
 endif
 
 BIN      := $(CURDIR)/$(VENV)/bin
+# The linters and Sphinx live in .venv, whatever Salt the tests run against.
 LINT_BIN := $(CURDIR)/.venv/bin
 export PATH := $(BIN):$(PATH):/usr/sbin:/sbin
 
-.PHONY: test lint demo bench spm venv postfix clean
+.PHONY: test lint lint-python lint-yaml lint-salt docs diagram demo bench spm venv postfix graphviz clean
 
 venv: $(VENV)/.installed
 
@@ -66,11 +71,47 @@ postfix:
 test: venv postfix $(if $(SALT_VERSION),,lint)
 	$(BIN)/python -m pytest -n 6 --dist worksteal $(TIERS)
 
+# One target per linter, so that .pre-commit-config.yaml runs the same commands.
 SLS_FILES := $(shell find ciphermail_split bench -name '*.sls' -o -name '*.jinja' | sort)
-lint: .venv/.installed
+lint: lint-python lint-yaml lint-salt
+
+lint-python: .venv/.installed
 	$(LINT_BIN)/ruff check --quiet .
+
+lint-yaml: .venv/.installed
 	$(LINT_BIN)/yamllint --strict .
+
+lint-salt: .venv/.installed
 	$(LINT_BIN)/salt-lint $(SLS_FILES) pillar.example
+
+# Graphviz draws the diagrams (docs/*.dot): Debian's package, and the fonts
+# its render is measured with (Helvetica and Courier are Liberation Sans and
+# Mono there), if either is missing.
+graphviz:
+	@if ! command -v dot >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q 'Liberation Sans'; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz fonts-liberation2; \
+	fi
+
+# Each docs/<name>.dot is rendered to build/docs/<name>.svg, which must be
+# byte for byte the committed docs/<name>.svg (dot's output is the same for
+# the same source, Graphviz and fonts; CI's are Debian 12's). Then Sphinx builds the
+# HTML into build/docs/html: -W (warnings are errors), -n (every reference
+# must resolve), -E (modules found afresh, see docs/_ext/formula_reference.py).
+DIAGRAMS := $(wildcard docs/*.dot)
+docs: .venv/.installed graphviz
+	rm -rf build/docs && mkdir -p build/docs
+	@for source in $(DIAGRAMS); do \
+	  render=build/docs/$$(basename $${source%.dot}).svg; \
+	  dot -Tsvg $$source -o $$render || exit 1; \
+	  cmp -s $$render $${source%.dot}.svg || { \
+	    echo "$${source%.dot}.svg is not the render of $$source ($$(dot -V 2>&1)): run make diagram"; exit 1; }; \
+	done
+	$(LINT_BIN)/sphinx-build -E -W -n --keep-going -q -b html -d build/docs/doctrees docs build/docs/html
+	@echo "docs: build/docs/html/index.html"
+
+diagram: graphviz
+	for source in $(DIAGRAMS); do dot -Tsvg $$source -o $${source%.dot}.svg || exit 1; done
 
 demo: venv postfix
 	cd test && $(BIN)/python demo.py
@@ -86,11 +127,13 @@ bench: venv postfix
 	BENCH_RUNS=$(BENCH_RUNS) $(BIN)/python bench/run.py
 
 # SPM packages what an admin installs: FORMULA, the SLS tree, _modules,
-# _states, _utils, pillar.example and README.rst (not the tests or the venv).
+# _states, _utils, pillar.example, README.rst, LICENSE and CHANGELOG.rst (not
+# the tests, the docs or the venv).
 SPM_DIR ?= $(CURDIR)/build/spm
 spm: venv
 	rm -rf $(SPM_DIR) && mkdir -p $(SPM_DIR)/ciphermail_split $(SPM_DIR)/conf
-	cp -r FORMULA README.rst pillar.example ciphermail_split _modules _states _utils $(SPM_DIR)/ciphermail_split/
+	cp -r FORMULA README.rst LICENSE CHANGELOG.rst pillar.example ciphermail_split _modules _states _utils \
+	  $(SPM_DIR)/ciphermail_split/
 	find $(SPM_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	printf 'spm_build_dir: %s\nspm_cache_dir: %s\nspm_db: %s\nspm_logfile: %s\n' \
 	  $(SPM_DIR) $(SPM_DIR)/cache $(SPM_DIR)/spm.db $(SPM_DIR)/spm.log > $(SPM_DIR)/conf/spm
