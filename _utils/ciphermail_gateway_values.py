@@ -12,7 +12,7 @@ by the pillar validation.
 
 import re
 
-from salt.exceptions import SaltInvocationError
+from ciphermail_split_errors import invalid
 
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PROPERTY_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -21,9 +21,6 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HEADER = re.compile(r"^[!-9;-~]+:[ \t]*\S")
 _BOOLEANS = {"true": "true", "false": "false"}
 
-
-def _invalid(what, value, expected):
-    return SaltInvocationError(f"{what}: got {value!r}; expected {expected}")
 
 
 def normalise_value(value):
@@ -40,9 +37,9 @@ def normalise_value(value):
     if isinstance(value, (int, float)):
         return str(value)
     if not isinstance(value, str):
-        raise _invalid("value", value, "a string, number or boolean")
+        raise invalid("value", value, "a string, number or boolean")
     if _CONTROL_CHARS.search(value):
-        raise _invalid("value", value, "no line breaks or control characters")
+        raise invalid("value", value, "no line breaks or control characters")
     return _BOOLEANS.get(value.strip().lower(), value)
 
 
@@ -54,14 +51,14 @@ def normalise_domain(domain):
         or len(name) > 253
         or not all(_DOMAIN_LABEL.match(label) for label in name.split("."))
     ):
-        raise _invalid("domain", domain, "a DNS domain name such as relay-to-webmail.private")
+        raise invalid("domain", domain, "a DNS domain name such as relay-to-webmail.private")
     return name
 
 
 def normalise_property_name(name):
     """``name`` when it is a property name (lowercase words joined by ``-``)."""
     if not isinstance(name, str) or not _PROPERTY_NAME.match(name):
-        raise _invalid("property name", name, "lowercase words joined by '-'")
+        raise invalid("property name", name, "lowercase words joined by '-'")
     return name
 
 
@@ -69,14 +66,14 @@ def header_line(value):
     """``value`` normalised, when it is a header line such as ``X-Name: value``."""
     header = normalise_value(value)
     if not isinstance(header, str) or not _HEADER.match(header):
-        raise _invalid("header", value, "a header line such as 'X-Name: value'")
+        raise invalid("header", value, "a header line such as 'X-Name: value'")
     return header
 
 
 def normalised_properties(values, what="properties"):
     """A non-empty mapping of property names to values, the values normalised."""
     if not isinstance(values, dict) or not values:
-        raise _invalid(what, values, "a non-empty mapping of names to values")
+        raise invalid(what, values, "a non-empty mapping of names to values")
     return {normalise_property_name(name): normalise_value(value) for name, value in values.items()}
 
 
@@ -85,7 +82,7 @@ def names(value, what):
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(name, str) for name in value):
-        raise _invalid(what, value, "a list of names")
+        raise invalid(what, value, "a list of names")
     return list(value)
 
 
@@ -102,12 +99,12 @@ def normalise_override(values):
     booleans.
     """
     if not isinstance(values, dict):
-        raise _invalid("values", values, "a mapping of Ansible variables")
+        raise invalid("values", values, "a mapping of Ansible variables")
     for key, value in values.items():
         if not isinstance(key, str) or not _ANSIBLE_VAR.match(key):
-            raise _invalid("override key", key, "an Ansible variable name")
+            raise invalid("override key", key, "an Ansible variable name")
         if isinstance(value, (dict, list)) or value is None:
-            raise _invalid(f"override value of {key}", value, "a scalar")
+            raise invalid(f"override value of {key}", value, "a scalar")
     return {key: yaml_value(value) for key, value in values.items()}
 
 

@@ -16,6 +16,7 @@ import ipaddress
 import os
 import re
 
+from ciphermail_split_errors import invalid
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 #: Table types whose source file the formula edits, with the database file
@@ -41,9 +42,6 @@ _PREFIX_TEXT = re.compile(r"/[0-9]{1,3}")
 _ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
 
 
-def _invalid(what, value, expected):
-    return SaltInvocationError(f"{what}: got {value!r}; expected {expected}")
-
 
 def _ip_address(value):
     """The address ``value`` is written as, or None when it is not a plain IP address."""
@@ -57,7 +55,7 @@ def _ip_address(value):
 def _host_name(value, what):
     labels = value.split(".") if isinstance(value, str) and len(value) <= 253 else [""]
     if not all(_HOST_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
-        raise _invalid(what, value, "a host name (letters, digits, hyphens, dot-separated labels) or an IP address")
+        raise invalid(what, value, "a host name (letters, digits, hyphens, dot-separated labels) or an IP address")
     return value.lower()
 
 
@@ -66,7 +64,7 @@ def port_number(value):
     if isinstance(value, str) and _PORT_TEXT.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise _invalid("port", value, "an integer from 1 to 65535")
+        raise invalid("port", value, "an integer from 1 to 65535")
     return value
 
 
@@ -123,21 +121,21 @@ def nexthop_destination(value, what="nexthop"):
     match = _DESTINATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         if not isinstance(value, str) or (":" in value and _ip_address(value) is None):
-            raise _invalid(what, value, expected)
+            raise invalid(what, value, expected)
         return _host(value, what)[1], None
     if match["transport"] not in (None, "smtp"):
-        raise _invalid(what, value, expected)
+        raise invalid(what, value, expected)
     target = match["target"]
     if target[: len(_IPV6_TAG)].lower() == _IPV6_TAG:
         target = target[len(_IPV6_TAG) :]
         address = _ip_address(target)
         if address is None or address.version != 6:
-            raise _invalid(what, value, expected)
+            raise invalid(what, value, expected)
     try:
         host = _host(target, what)[1]
         port = None if match["port"] is None else port_number(match["port"])
     except SaltInvocationError as exc:
-        raise _invalid(what, value, expected) from exc
+        raise invalid(what, value, expected) from exc
     return host, port
 
 
@@ -198,16 +196,16 @@ def mynetworks_entry(address, allow_networks=False):
     """
     network = _network(address) if isinstance(address, str) else None
     if network is None:
-        raise _invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
+        raise invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
     canonical = _network_entry(network)
     if network.prefixlen == 0:
-        raise _invalid(
+        raise invalid(
             "address", address, "a host or a network, never every address (the portal would be an open relay)"
         )
     if not _exact_network(address):
-        raise _invalid("address", address, f"a network address without host bits set, e.g. {canonical}")
+        raise invalid("address", address, f"a network address without host bits set, e.g. {canonical}")
     if network.num_addresses > 1 and not allow_networks:
-        raise _invalid(
+        raise invalid(
             "address",
             address,
             f"a single host address: the portal would relay mail for the whole range {canonical} "
@@ -226,7 +224,7 @@ def mynetworks_entries(addresses, allow_networks=False):
     if isinstance(addresses, str):
         addresses = [addresses]
     if not isinstance(addresses, (list, tuple)):
-        raise _invalid("addresses", addresses, "a list of IP addresses")
+        raise invalid("addresses", addresses, "a list of IP addresses")
     return list(dict.fromkeys(mynetworks_entry(address, allow_networks) for address in addresses))
 
 
@@ -239,21 +237,21 @@ def mynetworks_changes(add, remove, allow_networks=False):
     remove = mynetworks_entries(remove, allow_networks=True)
     both = set(add) & set(remove)
     if both:
-        raise _invalid("remove", remove, f"entries not also in add ({', '.join(sorted(both))})")
+        raise invalid("remove", remove, f"entries not also in add ({', '.join(sorted(both))})")
     return add, remove
 
 
 def parameter_name(name):
     """``name`` if it is a valid Postfix parameter name, else raise."""
     if not isinstance(name, str) or not _PARAMETER_NAME.fullmatch(name):
-        raise _invalid("parameter", name, "a Postfix parameter name (letters, digits, underscores)")
+        raise invalid("parameter", name, "a Postfix parameter name (letters, digits, underscores)")
     return name
 
 
 def one_line(value, what, example):
     """``value`` whitespace-collapsed, when it is a non-blank line without control characters."""
     if not isinstance(value, str) or not _ONE_LINE.fullmatch(value) or not value.strip():
-        raise _invalid(what, value, f"{example} on one line, without control characters")
+        raise invalid(what, value, f"{example} on one line, without control characters")
     return " ".join(value.split())
 
 
@@ -282,5 +280,5 @@ def table_file(table):
     """``(type, path)`` of a table given as ``type:/absolute/path``, else raise."""
     spec = table_spec(table) if isinstance(table, str) else None
     if spec is None:
-        raise _invalid("table", table, f"type:/absolute/path with a type among {', '.join(sorted(TABLE_TYPES))}")
+        raise invalid("table", table, f"type:/absolute/path with a type among {', '.join(sorted(TABLE_TYPES))}")
     return spec

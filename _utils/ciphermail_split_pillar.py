@@ -13,6 +13,7 @@ Imported as a plain module by ``_modules/ciphermail_split.py``
 import ciphermail_gateway_values as gateway_values
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_settings as settings
+from ciphermail_split_errors import invalid
 from salt.exceptions import SaltInvocationError
 
 PILLAR_KEY = settings.PILLAR_KEY
@@ -93,7 +94,7 @@ def _check_main(config, cleaning, problems):
     key = f"{PILLAR_KEY}:portal_server"
     if config["portal_server"] is None:
         if not cleaning:
-            problems.append(f"{key}: got None; expected the FQDN, IPv4 or IPv6 address of the portal gateway")
+            problems.append(str(invalid(key, None, "the FQDN, IPv4 or IPv6 address of the portal gateway")))
         return
     if _check(problems, key, postfix_values.nexthop, config["portal_server"]) and config["portal_port"] is not None:
         _check(problems, f"{PILLAR_KEY}:portal_port", postfix_values.port_number, config["portal_port"])
@@ -103,7 +104,7 @@ def _check_portal(config, cleaning, problems):
     key = f"{PILLAR_KEY}:main_gateway_addresses"
     addresses = config["main_gateway_addresses"]
     if not isinstance(addresses, list) or (not addresses and not cleaning):
-        problems.append(f"{key}: got {addresses!r}; expected a list with the main gateway's IP address(es)")
+        problems.append(str(invalid(key, addresses, "a list with the main gateway's IP address(es)")))
         return
     for index, address in enumerate(addresses):
         _check(problems, f"{key}[{index}]", postfix_values.mynetworks_entry, address, config["allow_networks"] is True)
@@ -141,9 +142,9 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
     config = _merged(defaults, pillar)
     role, cleaning = sls_role(sls)
     if config["role"] not in ROLES:
-        found.append(f"{PILLAR_KEY}:role: got {config['role']!r}; expected main or portal")
+        found.append(str(invalid(f"{PILLAR_KEY}:role", config["role"], "main or portal")))
     elif role and role != config["role"]:
-        found.append(f"{PILLAR_KEY}:role: got {config['role']!r}; expected {role}, since {sls} configures a {role} gateway")
+        found.append(str(invalid(f"{PILLAR_KEY}:role", config["role"], f"{role}, since {sls} configures a {role} gateway")))
     lookup = {**(config_lookup or {}), **pillar.get("lookup", {})}
     for key in [key for key in settings.HOST_DEFAULTS if key in lookup]:
         _check(found, f"{LOOKUP_PATH}:{key}", settings.checked_setting, key, lookup[key])

@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 
+from ciphermail_split_errors import invalid
 from salt.exceptions import SaltInvocationError
 
 PILLAR_KEY = "ciphermail_split"
@@ -47,11 +48,6 @@ MAX_TIMEOUT = 86400
 MASK = "********"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
-
-
-def invalid(key, value, expected):
-    """The error for a bad value of ``key`` (a colon path), naming the value and what is expected."""
-    return SaltInvocationError(f"{key}: got {value!r}; expected {expected}")
 
 
 def _invalid_setting(key, value, expected):
