@@ -11,10 +11,13 @@ other execution modules (``ciphermail``, ``ciphermail_ansible``,
 """
 
 import ciphermail_gateway_values as gateway_values
+import ciphermail_split_commands as commands
+import ciphermail_split_files as files
 import ciphermail_split_ledger
 import ciphermail_split_pillar
 import ciphermail_split_reads as reads
 import ciphermail_split_settings as split_settings
+from ciphermail_split_errors import invalid
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "ciphermail_split"
@@ -122,6 +125,37 @@ def constants(pillar=None):
     return ciphermail_split_pillar.constants(pillar, _formula_defaults())
 
 
+def _role(role):
+    """``role``, or the pillar role when None; refused when it is neither main nor portal."""
+    if role is None:
+        role = (__pillar__.get(split_settings.PILLAR_KEY) or {}).get("role")
+    if role not in commands.ROLE_COMMANDS:
+        raise invalid("role", role, "main or portal (or a pillar ciphermail_split:role)")
+    return role
+
+
+def ready(role=None):
+    """
+    Return what keeps this gateway from running its role (default: its
+    pillar role), ``[]`` when nothing does: each command the role runs
+    (``ciphermail_split:lookup``) must exist and be executable, and the
+    state directory must be usable. Runs no command and writes nothing.
+    Each role SLS checks this first, so a wrong path stops the role before
+    anything is written, under test=True too.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_split.ready
+        salt portal-gw ciphermail_split.ready role=portal
+    """
+    settings = host_settings()
+    problems = [commands.missing(settings, key) for key in commands.ROLE_COMMANDS[_role(role)]]
+    problems.append(files.directory_problem(settings["state_dir"], f"{split_settings.LOOKUP_KEY}:state_dir:"))
+    return [problem for problem in problems if problem]
+
+
 # -- status ---------------------------------------------------------------------------
 
 
@@ -213,7 +247,7 @@ def _configured_as_portal(portal, lookup):
     )
 
 
-def _role(main, portal, lookup):
+def _configured_role(main, portal, lookup):
     as_main, as_portal = _configured_as_main(main), _configured_as_portal(portal, lookup)
     if as_main and as_portal:
         return "both"
@@ -270,7 +304,7 @@ def status():
             "triggers": _part(_triggers, lookup),
         }
     return {
-        "role": _role(main, portal, lookup),
+        "role": _configured_role(main, portal, lookup),
         "role_in_pillar": (__pillar__.get(split_settings.PILLAR_KEY) or {}).get("role"),
         "main": main,
         "portal": portal,

@@ -14,6 +14,12 @@ import salt.utils.path
 from ciphermail_split_settings import LOOKUP_KEY
 from salt.exceptions import CommandExecutionError
 
+#: The commands each role runs (apply and clean alike), as host-setting keys.
+ROLE_COMMANDS = {
+    "main": ("postconf", "postmap", "postfix", "playbook_cmd"),
+    "portal": ("cli", "postconf", "postfix"),
+}
+
 
 def missing(settings, key):
     """Why the command of host setting ``key`` cannot run here (not found, not executable), or None."""

@@ -57,6 +57,24 @@ def write_text(path, text, mode=None):
         raise CommandExecutionError(f"Cannot write {path}: {exc}") from exc
 
 
+def directory_problem(path, what):
+    """
+    Why ``path`` cannot serve as a directory the formula writes to (it is a
+    file, or it is missing and cannot be made there), or None when it can.
+    """
+    probe = path
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        return f"{what} {path} cannot be used: {probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{what} {path} cannot be used: {probe} is not writable"
+    return None
+
+
 def _stat_or_none(path):
     try:
         return os.stat(path)

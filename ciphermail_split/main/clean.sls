@@ -14,10 +14,16 @@
 {%- else %}
 {%- set lookup = mapdata.lookup %}
 
+ciphermail_split-main-clean-ready:
+  ciphermail_split.role_ready:
+    - role: main
+
 ciphermail_split-main-clean-override-absent:
   ciphermail_ansible.override_keys_absent:
     - keys:
       - {{ lookup.override_key }}
+    - require:
+      - ciphermail_split: ciphermail_split-main-clean-ready
 
 ciphermail_split-main-clean-playbook-applied:
   ciphermail_ansible.playbook_applied:

@@ -13,11 +13,17 @@
 {%- else %}
 {%- set lookup = mapdata.lookup %}
 
+ciphermail_split-main-ready:
+  ciphermail_split.role_ready:
+    - role: main
+
 ciphermail_split-main-transport-present:
   ciphermail_mta.transport_present:
     - name: {{ lookup.private_domain | json }}
     - host: {{ mapdata.portal_server | json }}
     - port: {{ mapdata.portal_port | json }}
+    - require:
+      - ciphermail_split: ciphermail_split-main-ready
 
 ciphermail_split-main-override-present:
   ciphermail_ansible.override_keys_present:

@@ -14,8 +14,14 @@
 {%- else %}
 {%- set lookup = mapdata.lookup %}
 
+ciphermail_split-portal-clean-ready:
+  ciphermail_split.role_ready:
+    - role: portal
+
 ciphermail_split-portal-clean-header-triggers-restored:
   ciphermail.global_properties_restored:
+    - require:
+      - ciphermail_split: ciphermail_split-portal-clean-ready
     - properties:
 {%- for messenger, trigger in lookup.triggers.items() %}
       - {{ trigger.enabled_property }}

@@ -16,19 +16,29 @@
 {%- else %}
 {%- set lookup = mapdata.lookup %}
 
+ciphermail_split-portal-ready:
+  ciphermail_split.role_ready:
+    - role: portal
+
 ciphermail_split-portal-mynetworks-present:
   ciphermail_mta.mynetworks_present:
     - addresses: {{ mapdata.main_gateway_addresses | json }}
     - parameter: {{ lookup.mynetworks_parameter | json }}
     - allow_networks: {{ mapdata.allow_networks | json }}
+    - require:
+      - ciphermail_split: ciphermail_split-portal-ready
 
 ciphermail_split-portal-private-domain-present:
   ciphermail.domain_present:
     - name: {{ lookup.private_domain | json }}
     - properties: {{ lookup.private_domain_properties | json }}
+    - require:
+      - ciphermail_split: ciphermail_split-portal-ready
 
 ciphermail_split-portal-header-triggers-managed:
   ciphermail.global_properties_managed:
+    - require:
+      - ciphermail_split: ciphermail_split-portal-ready
     - properties:
 {%- for messenger, trigger in lookup.triggers.items() %}
 {%-   if mapdata.messengers[messenger] %}
