@@ -183,23 +183,42 @@ def parameter_value(text, parameter):
     return " ".join(" ".join(parts).split())
 
 
+def _separator(lines, rows):
+    """
+    The separator the admin's list uses, from its last two elements: a comma
+    (``", "``, or ``","`` when they wrote none of the space) or whitespace
+    (``" "``); ``", "`` when there is only one element.
+    """
+    spans = [(index, start, end) for index, row in rows for start, end in row]
+    if len(spans) < 2:
+        return ", "
+    (first_line, _, first_end), (last_line, last_start, _) = spans[-2:]
+    between = lines[first_line][first_end:last_start] if first_line == last_line else lines[first_line][first_end:]
+    if "," not in between:
+        return " "
+    return "," if between.strip(_WHITESPACE) == between else ", "
+
+
 def append_list_elements(text, parameter, elements):
     """
     main.cf ``text`` with ``elements`` appended to the definition of
-    ``parameter`` (after its last element, ``, `` separated), or with a new
-    ``parameter = elements`` line when main.cf does not set it.
+    ``parameter`` (after its last element, separated the way the admin's
+    list already is), or with a new ``parameter = elements`` line, separated
+    by spaces as ``postconf`` shows a list, when main.cf does not set it.
     """
-    addition = ", ".join(elements)
     lines, definition = _definition(text, parameter)
     if definition is None:
         _end_with_newline(lines)
-        lines.append(f"{parameter} = {addition}\n")
+        lines.append(f"{parameter} = {' '.join(elements)}\n")
         return "".join(lines)
-    filled = [row for row in _element_rows(lines, definition) if row[1]]
+    rows = _element_rows(lines, definition)
+    separator = _separator(lines, rows)
+    addition = separator.join(elements)
+    filled = [row for row in rows if row[1]]
     if filled:
         index, spans = filled[-1]
         end = spans[-1][1]
-        lines[index] = f"{lines[index][:end]}, {addition}{lines[index][end:]}"
+        lines[index] = f"{lines[index][:end]}{separator}{addition}{lines[index][end:]}"
     else:
         line = lines[definition[0]]
         body = line.rstrip(_WHITESPACE)

@@ -116,7 +116,7 @@ def test_an_unset_parameter_is_written_out_and_unset_again(states, gateway):
     assert (predicted.result, predicted.changes) == (None, expected)
     applied = _present(states, ["10.20.0.0/16"], allow_networks=True)
     assert (applied.result, applied.changes) == (True, expected)
-    assert _main_cf(gateway).read_text() == original + f"mynetworks = {', '.join(computed)}, 10.20.0.0/16\n"
+    assert _main_cf(gateway).read_text() == original + f"mynetworks = {' '.join(computed)} 10.20.0.0/16\n"
 
     taken_back = {
         "mynetworks": {"old": [*computed, "10.20.0.0/16"], "new": computed},

@@ -5,6 +5,7 @@ run applies them, a second run changes and writes nothing; clean takes the
 role back.
 """
 
+import salt.version
 import yaml
 from support.contract import converge_apply
 from support.values import (
@@ -36,6 +37,9 @@ def test_portal_role_applies_split_mode(portal_minion):
     assert state["global"]["trigger-otp-encryption-header-enabled"] == "true"
     assert MAIN_GATEWAY_ADDRESS in gateway.postconf("mynetworks").replace(",", " ").split()
     assert "127.0.0.0/8" in gateway.postconf("mynetworks")
+    # The admin's list is separated by spaces: the formula's entry follows suit.
+    main_cf = (gateway.postfix_dir / "main.cf").read_text()
+    assert f"mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 {MAIN_GATEWAY_ADDRESS}\n" in main_cf
 
 
 def test_main_role_applies_split_mode(make_minion):
@@ -168,10 +172,14 @@ def test_the_orchestrations_stop_when_applied_to_a_minion(main_minion):
     gateway = main_minion.gateway
     calls, files = len(gateway.calls()), gateway.files()
     for sls in ("ciphermail_split.orch", "ciphermail_split.orch.clean"):
-        run = main_minion.apply(sls)
-        assert run.returncode != 0
-        assert run.results == {"ciphermail_split-orch-stopped": False}, run
-        comment = run.states["ciphermail_split-orch-stopped"]["comment"]
-        assert comment.endswith(f"run salt-run state.orchestrate {sls}")
+        for test in (True, False):
+            run = main_minion.apply(sls, test=test)
+            assert run.returncode != 0
+            assert run.results == {"ciphermail_split-orch-stopped": False}, run
+            stopped = run.states["ciphermail_split-orch-stopped"]
+            assert stopped["name"].endswith(f"run salt-run state.orchestrate {sls}")
+            if not test or salt.version.__saltstack_version__.major >= 3007:
+                # Salt 3006 replaces a failing test state's comment under test=True; the name keeps the reason.
+                assert stopped["comment"] == stopped["name"]
     assert gateway.calls()[calls:] == []
     assert gateway.files() == files

@@ -162,7 +162,11 @@ def test_the_last_definition_is_the_one_in_effect():
             SPREAD_OUT_MAIN_CF,
             SPREAD_OUT_MAIN_CF.replace("network_table\n", "network_table, 192.0.2.10\n"),
         ),
-        ("mynetworks = a\n  b\n# c\n", "mynetworks = a\n  b, 192.0.2.10\n# c\n"),
+        ("mynetworks = a\n  b\n# c\n", "mynetworks = a\n  b 192.0.2.10\n# c\n"),
+        ("mynetworks = 127.0.0.0/8 [::1]/128\n", "mynetworks = 127.0.0.0/8 [::1]/128 192.0.2.10\n"),
+        ("mynetworks = a, b\n", "mynetworks = a, b, 192.0.2.10\n"),
+        ("mynetworks = a,b\n", "mynetworks = a,b,192.0.2.10\n"),
+        ("mynetworks = a,\n  b\n", "mynetworks = a,\n  b, 192.0.2.10\n"),
         ("relayhost =\n", "relayhost =\nmynetworks = 192.0.2.10\n"),
         ("relayhost =", "relayhost =\nmynetworks = 192.0.2.10\n"),
         ("", "mynetworks = 192.0.2.10\n"),
@@ -170,6 +174,21 @@ def test_the_last_definition_is_the_one_in_effect():
 )
 def test_append_list_elements(text, expected):
     assert postfix_text.append_list_elements(text, "mynetworks", ["192.0.2.10"]) == expected
+
+
+def test_appended_elements_follow_the_admins_separator():
+    ours = ["192.0.2.10", "[2001:db8::10]/128"]
+    assert postfix_text.append_list_elements("mynetworks = a b\n", "mynetworks", ours) == (
+        "mynetworks = a b 192.0.2.10 [2001:db8::10]/128\n"
+    )
+    assert postfix_text.append_list_elements("mynetworks = a, b\n", "mynetworks", ours) == (
+        "mynetworks = a, b, 192.0.2.10, [2001:db8::10]/128\n"
+    )
+
+
+def test_a_list_written_out_uses_spaces_as_postconf_shows_it():
+    edit = postfix_text.edit_list("relayhost =\n", "mynetworks", ["127.0.0.0/8", "[::1]/128"], add=["192.0.2.10"])
+    assert edit["text"] == "relayhost =\nmynetworks = 127.0.0.0/8 [::1]/128 192.0.2.10\n"
 
 
 @pytest.mark.parametrize(
