@@ -5,12 +5,13 @@ certificate verifies against a given CA file, for which names. Standard
 library only (``smtplib``, ``ssl``); no mail is sent, each session ends with
 QUIT.
 
-Names are matched the way Postfix's ``match=`` does for
-``smtp_tls_policy_maps``: a name matches a DNS name of the certificate
-exactly (or through a ``*.`` wildcard in its leftmost label), a name that
-starts with a dot matches any DNS name below it, and an IP address matches
-an IP address entry. The certificate's CN counts only when it has no DNS
-name in subjectAltName (OpenSSL's default, which Postfix uses).
+Names are matched as Postfix 3.7 matches ``match=`` of
+``smtp_tls_policy_maps`` (each rule below tried against it): a name matches
+a DNS name of the certificate exactly, case aside, or through a ``*.``
+wildcard for one leftmost label; a name that starts with a dot matches any
+DNS name below it (a wildcard one too) but not the domain itself; an IP
+address matches an IP address entry. The CN counts when the certificate
+has no DNS name in subjectAltName (OpenSSL's rule, which Postfix uses).
 """
 
 import ipaddress
@@ -99,7 +100,7 @@ def _matches(cert_name, name):
         return name_address is not None and name_address == cert_address
     cert_name, name = cert_name.lower().rstrip("."), name.lower().rstrip(".")
     if name.startswith("."):
-        return cert_name.endswith(name) and not cert_name.startswith("*")
+        return cert_name.endswith(name)
     if cert_name.startswith("*."):
         head, _, tail = name.partition(".")
         return bool(head) and tail == cert_name[2:]

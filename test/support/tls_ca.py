@@ -61,17 +61,19 @@ class TestCA:
     def issue(self, label, dns_names=(), ip_addresses=()):
         """
         A server certificate signed by this CA, with ``dns_names`` and
-        ``ip_addresses`` as subjectAltName entries (the first DNS name is
-        also the CN). Returns ``(cert_file, key_file)``, named after ``label``.
+        ``ip_addresses`` as subjectAltName entries; its CN is the first DNS
+        name, or ``label`` (then alone, without subjectAltName, when there
+        are no names). Returns ``(cert_file, key_file)``, named after ``label``.
         """
         key = ec.generate_private_key(ec.SECP256R1())
         alt_names = [x509.DNSName(name) for name in dns_names]
         alt_names += [x509.IPAddress(ipaddress.ip_address(address)) for address in ip_addresses]
         common_name = dns_names[0] if dns_names else label
+        builder = _builder(_name(common_name), self._certificate.subject, key.public_key())
+        if alt_names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         certificate = (
-            _builder(_name(common_name), self._certificate.subject, key.public_key())
-            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
             .sign(self._key, hashes.SHA256())
