@@ -246,25 +246,22 @@ class PostfixInstance:
     def use_table(self, parameter, name, entries):
         """
         Write ``entries`` (``{key: value}``) into ``etc/<name>``, build it with
-        ``postmap`` and set ``parameter`` to it (``hash:``); return its path.
+        ``postmap``, set ``parameter`` to it (``hash:``) and, if Postfix
+        runs, reload; return the table's path.
 
-        Writing it again changes the table in place, with no reload: a
-        daemon that has the table open exits after its current request
-        ("table ... has changed -- restarting") when the ``.db`` file's
-        mtime differs from the one it opened. Postfix compares whole
-        seconds, so a rebuild within the same second would go unnoticed:
-        the new ``.db`` is dated a second after the old one then.
+        A running Postfix needs the reload for a rebuilt table, as for
+        main.cf: trivial-rewrite(8) keeps answering the queue manager's
+        open connection from the transport table it opened (seen for
+        seconds after a rebuild). smtp(8) notices a rebuilt
+        ``smtp_tls_policy_maps`` before its next delivery, but only by the
+        ``.db`` file's mtime in whole seconds: a rebuild within the second
+        of the last one goes unnoticed.
         """
         path = self.config_dir / name
-        db = path.with_name(f"{name}.db")
-        before = int(db.stat().st_mtime) if db.exists() else None
         path.write_text("".join(f"{key} {value}\n" for key, value in entries.items()))
         _run(["postmap", "-c", str(self.config_dir), f"hash:{path}"])
-        if before is not None and int(db.stat().st_mtime) <= before:
-            os.utime(db, (before + 1, before + 1))
-        if self.postconf("-h", parameter) != f"hash:{path}":
-            self.postconf("-e", f"{parameter} = hash:{path}")
-            self._changed()
+        self.postconf("-e", f"{parameter} = hash:{path}")
+        self._changed()
         return path
 
     def _changed(self):
