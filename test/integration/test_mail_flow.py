@@ -14,7 +14,6 @@ formula's ``postfix reload`` is what makes each change take effect.
 
 import concurrent.futures
 import json
-import smtplib
 
 import pytest
 from support.masterless import MasterlessMinion
@@ -75,17 +74,7 @@ def smtp_check(minion, args=()):
 
 def send(main, sender, subject):
     """Submit a message for the private domain to the main instance by SMTP; return its queue ID there."""
-    message = (
-        f"From: <sender@main.mailflow.test>\r\nTo: <{RECIPIENT}>\r\nSubject: {subject}\r\n"
-        f"{WEBMAIL_HEADER}: True\r\n\r\nHello.\r\n"
-    )
-    with smtplib.SMTP(main.address, main.port, local_hostname="client.mailflow.test", timeout=30) as client:
-        client.ehlo()
-        client.mail(sender)
-        assert client.rcpt(RECIPIENT)[0] == 250
-        code, text = client.data(message.encode())
-    assert code == 250, text
-    return text.decode().rsplit(" ", 1)[-1]
+    return main.submit(RECIPIENT, subject, sender=sender, headers=[f"{WEBMAIL_HEADER}: True"])
 
 
 def reloads(instance):
