@@ -78,7 +78,7 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     the data the SLS files use (``command_env`` values masked). The
     formula's ``map.jinja`` calls it, and an SLS with problems renders one
     failing state per problem and nothing else, so a bad pillar changes
-    nothing. Needs no gateway tool.
+    nothing. Needs no gateway tool, but Postfix for a list of portal nodes.
 
     pillar
         The ``ciphermail_split`` pillar (default: this minion's).
@@ -88,6 +88,10 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     sls
         The SLS being rendered: a role SLS also checks that the pillar role
         matches it, a ``clean`` SLS needs only the role.
+
+    A main gateway with several portal nodes in ``portal_server`` also
+    needs Postfix 3.5 or later (``ciphermail_mta.postfix_version``): on an
+    older one that is a problem too, naming the version.
 
     CLI Example:
 
@@ -100,6 +104,11 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     mapdata, problems = ciphermail_split_pillar.problems(
         pillar, defaults or _formula_defaults(), sls, _config_lookup()
     )
+    if not problems and ciphermail_split_pillar.portal_nodes_listed(mapdata, sls):
+        try:
+            problems = ciphermail_split_pillar.postfix_problems(mapdata, __salt__["ciphermail_mta.postfix_version"]())
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            problems = ciphermail_split_pillar.postfix_problems(mapdata, error=str(exc))
     return {"problems": problems, "mapdata": mapdata}
 
 
