@@ -82,6 +82,7 @@ def _session(report, host, port, timeout, helo, where, context, names):
     try:
         # Connect apart from smtplib, so the report tells "no connection" from "no banner".
         client.sock = socket.create_connection((host, port), timeout)
+        client._host = host  # what SMTP.connect would set: STARTTLS sends it as the TLS server name (SNI)
         report["connected"] = True
         step = f"no SMTP banner from {where}"
         code, message = client.getreply()

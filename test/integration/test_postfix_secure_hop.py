@@ -12,10 +12,13 @@ trusts only that CA.
 """
 
 import pytest
+from support.modules import put_utils_on_path
 from support.postfix_instance import PostfixInstance, instance_root, loopback_address, nexthop_list, running, wait_for
-from support.starttls_probe import starttls_probe
 from support.tls_ca import TestCA
 from support.values import DOMAIN
+
+put_utils_on_path()
+from ciphermail_smtp_probe import probe  # noqa: E402  (the product's probe, as smtp_check uses it)
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +58,14 @@ def test_a_nexthop_list_fails_over_and_each_node_gets_its_tls_policy(site):
     assert main.postconf("-h", "smtp_tls_security_level") == ""  # no TLS but by the table
 
     # What the portals offer, seen by a client that trusts the test CA.
-    offered = starttls_probe(a.address, a.port, cafile=ca.cafile, names=[NAMES["b"], NAMES["a"]])
-    assert offered["starttls"] and offered["tls_version"] == "TLSv1.3" and offered["chain_verified"], offered
-    assert (offered["cert_names"], offered["matched"]) == ([NAMES["a"]], NAMES["a"])
-    untrusted = starttls_probe(a.address, a.port, cafile=TestCA(ca.directory / "other").cafile)
-    assert (untrusted["chain_verified"], untrusted["tls_version"]) == (False, "TLSv1.3"), untrusted
-    assert untrusted["verify_error"] == "unable to get local issuer certificate"
-    assert starttls_probe(s.address, s.port)["starttls"] is False
+    offered = probe(a.address, a.port, 10, "probe.invalid", tls=True, cafile=ca.cafile, names=[NAMES["b"], NAMES["a"]])
+    assert offered["starttls"] and offered["tls_version"] == "TLSv1.3", offered
+    certificate = offered["certificate"]
+    assert certificate == {"verified": True, "error": None, "names": [NAMES["a"]], "matched": NAMES["a"]}
+    untrusted = probe(a.address, a.port, 10, "probe.invalid", tls=True, cafile=TestCA(ca.directory / "other").cafile)
+    assert (untrusted["certificate"]["verified"], untrusted["tls_version"]) == (False, "TLSv1.3"), untrusted
+    assert untrusted["certificate"]["error"] == "unable to get local issuer certificate"
+    assert probe(s.address, s.port, 10, "probe.invalid", tls=True)["starttls"] is False
 
     # Failover: the first message goes to portal a, encrypted; with a stopped, the next goes to b.
     first = main.wait_for_delivery(main.submit(f"first@{DOMAIN}", "to a"))

@@ -1,11 +1,11 @@
 """
 Certificate names against Postfix ``match=`` values, as the STARTTLS probe
-(test/support/starttls_probe.py) matches them. Each case is one Postfix 3.7
+of ``smtp_check`` (_utils/ciphermail_smtp_probe.py) matches them. Each case is one Postfix 3.7
 accepted or refused for ``secure match=<name>`` with such a certificate.
 """
 
 import pytest
-from support.starttls_probe import certificate_names, first_match
+from ciphermail_smtp_probe import certificate_names, first_match
 
 
 @pytest.mark.parametrize(
