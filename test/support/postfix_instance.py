@@ -102,11 +102,19 @@ def nexthop_list(*instances):
     return ", ".join(instance.nexthop for instance in instances)
 
 
-def free_port(address):
-    """A TCP port on ``address`` that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return probe.getsockname()[1]
+def free_port(address, *others):
+    """A TCP port on ``address`` (and on each of ``others``) that nothing listens on right now."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((address, 0))
+            port = probe.getsockname()[1]
+        try:
+            for other in others:
+                with socket.socket() as check:
+                    check.bind((other, port))
+        except OSError:
+            continue
+        return port
 
 
 @contextlib.contextmanager
@@ -165,10 +173,10 @@ def rcpt_reply(host, port, recipient, source=None, sender="probe@mailflow.test")
 class PostfixInstance:
     """One Postfix instance under ``root/name``: config dir ``etc``, ``spool``, ``data`` and ``maillog``."""
 
-    def __init__(self, root, name, address, mynetworks, main_cf_extra=""):
+    def __init__(self, root, name, address, mynetworks, main_cf_extra="", port=None):
         self.name = name
         self.address = address
-        self.port = free_port(address)
+        self.port = port or free_port(address)
         self.home = pathlib.Path(root) / name
         self.config_dir = self.home / "etc"
         self.maillog = self.home / "maillog"
