@@ -11,6 +11,7 @@ other execution modules (``ciphermail``, ``ciphermail_ansible``,
 """
 
 import ciphermail_gateway_values as gateway_values
+import ciphermail_postfix_values as postfix_values
 import ciphermail_split_ledger
 import ciphermail_split_pillar
 import ciphermail_split_reads as reads
@@ -173,6 +174,19 @@ def _transport(lookup):
     }
 
 
+def _tls_policy(lookup):
+    domain = str(lookup["private_domain"]).lower()
+    table = __salt__["ciphermail_mta.tls_policy_table"]()
+    nexthops = postfix_values.nexthop_list_elements(__salt__["ciphermail_mta.transport_get"](domain) or "")
+    return {
+        "table": table["table"] if table["configured"] else None,
+        "entries": {
+            nexthop: __salt__["ciphermail_mta.tls_policy_get"](nexthop) for nexthop in nexthops if nexthop.startswith("[")
+        },
+        "ours": sorted(_ledger().records("tls_policy")),
+    }
+
+
 def _mynetworks(lookup):
     parameter = lookup["mynetworks_parameter"]
     return {
@@ -253,7 +267,9 @@ def status():
         and ``cm-run-playbook`` has not succeeded since); ``transport``: the
         ``table``, the private domain's ``entry`` in its source file, its
         ``lookup`` by ``postmap -q``, and whether the formula wrote it
-        (``ours``).
+        (``ours``); ``tls_policy``: the ``smtp_tls_policy_maps`` ``table``,
+        the policy ``entries`` of each nexthop of the transport entry, and
+        the nexthops whose policy the formula set (``ours``).
     portal
         ``mynetworks``: the whole ``value`` and the entries the formula
         added (``ours``); ``private_domain``: ``present``, its
@@ -272,6 +288,7 @@ def status():
             "override": _part(_override, lookup),
             "playbook": _part(_playbook),
             "transport": _part(_transport, lookup),
+            "tls_policy": _part(_tls_policy, lookup),
         }
         portal = {
             "mynetworks": _part(_mynetworks, lookup),

@@ -3,7 +3,7 @@ What ``ciphermail_split.orch`` renders on the master for a given fleet:
 which pillar override each role gets from the Salt Mine, and when it stops
 before running anything. Rendered by Salt's Jinja renderer (the formula's
 own imports included) with a stand-in for the master's runners; the real
-runners are used in test/integration/test_master_two_minions.py.
+runners are used in test/integration/test_master_cluster.py.
 """
 
 import pytest
