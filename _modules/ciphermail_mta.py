@@ -860,7 +860,8 @@ def _check_node(settings, tls, destination, timeout, helo):
     if names is not None and not (cafile or capath) and report["starttls"]:
         report["certificate"] = {
             "verified": False,
-            "error": "the main gateway's Postfix has no smtp_tls_CAfile or smtp_tls_CApath, so it verifies no certificate",
+            "error": "the main gateway's Postfix has no smtp_tls_CAfile or smtp_tls_CApath, "
+            "so it verifies no certificate",
             "names": None,
             "matched": None,
         }
@@ -1049,5 +1050,6 @@ def smtpd_tls(port=SMTP_PORT):
         files_used, problem = _certificate_problem(values)
         if level not in postfix_tls.SMTPD_LEVELS[1:]:
             problem = f"smtpd_tls_security_level is {level}: STARTTLS is not offered"
-        report.append({"service": f"{service}/inet", "level": level, "files": files_used, "offered": not problem, "problem": problem})
+        service_report = {"service": f"{service}/inet", "level": level, "files": files_used}
+        report.append({**service_report, "offered": not problem, "problem": problem})
     return report

@@ -178,11 +178,10 @@ def _tls_policy(lookup):
     domain = str(lookup["private_domain"]).lower()
     table = __salt__["ciphermail_mta.tls_policy_table"]()
     nexthops = postfix_values.nexthop_list_elements(__salt__["ciphermail_mta.transport_get"](domain) or "")
+    policy_of = __salt__["ciphermail_mta.tls_policy_get"]
     return {
         "table": table["table"] if table["configured"] else None,
-        "entries": {
-            nexthop: __salt__["ciphermail_mta.tls_policy_get"](nexthop) for nexthop in nexthops if nexthop.startswith("[")
-        },
+        "entries": {nexthop: policy_of(nexthop) for nexthop in nexthops if nexthop.startswith("[")},
         "ours": sorted(_ledger().records("tls_policy")),
     }
 

@@ -168,7 +168,10 @@ def nexthop_lists_refusal(version):
     if postfix_release(version) >= NEXTHOP_LISTS_SINCE:
         return None
     since = ".".join(map(str, NEXTHOP_LISTS_SINCE))
-    return f"Postfix {version} on this gateway takes one nexthop per transport entry; a list needs Postfix {since} or later"
+    return (
+        f"Postfix {version} on this gateway takes one nexthop per transport entry; "
+        f"a list needs Postfix {since} or later"
+    )
 
 
 def helo_name(value):

@@ -114,8 +114,9 @@ def _check_portal(config, cleaning, problems):
     if not isinstance(addresses, list) or (not addresses and not cleaning):
         problems.append(str(invalid(key, addresses, "a list with the main gateway's IP address(es)")))
     else:
+        allow_networks = config["allow_networks"] is True
         for index, address in enumerate(addresses):
-            _check(problems, f"{key}[{index}]", postfix_values.mynetworks_entry, address, config["allow_networks"] is True)
+            _check(problems, f"{key}[{index}]", postfix_values.mynetworks_entry, address, allow_networks)
     if config["portal_tls"]["level"] is not None:
         _check_port(config, problems)
 
@@ -142,7 +143,10 @@ def postfix_problems(config, version=None, error=None):
     """
     key = f"{PILLAR_KEY}:portal_server"
     if error is not None:
-        return [f"{key}: a list of portal nodes needs Postfix 3.5 or later, and the Postfix version cannot be read: {error}"]
+        return [
+            f"{key}: a list of portal nodes needs Postfix 3.5 or later, "
+            f"and the Postfix version cannot be read: {error}"
+        ]
     refusal = postfix_values.nexthop_lists_refusal(version)
     return [str(invalid(key, config["portal_server"], f"one host: {refusal}"))] if refusal else []
 
