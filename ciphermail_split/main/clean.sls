@@ -4,7 +4,8 @@
   Main gateway, taken back in the reverse order: the override key (the file
   too when the formula created it and nothing else is in it), the playbook so
   portal mail is no longer routed to the private domain, then the transport
-  entry. Only what the formula added is removed.
+  entry, then the TLS policies of the portal nodes. Only what the formula
+  added is removed.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
@@ -35,4 +36,10 @@ ciphermail_split-main-clean-transport-absent:
     - name: {{ lookup.private_domain | json }}
     - require:
       - ciphermail_ansible: ciphermail_split-main-clean-playbook-applied
+
+ciphermail_split-main-clean-tls-policy-absent:
+  ciphermail_mta.tls_policy_absent:
+    - name: {{ lookup.private_domain | json }}
+    - require:
+      - ciphermail_mta: ciphermail_split-main-clean-transport-absent
 {%- endif %}

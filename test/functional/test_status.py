@@ -62,6 +62,7 @@ def test_an_unconfigured_gateway(status, gateway):
         },
         "playbook": {"pending": False},
         "transport": {"domain": DOMAIN, "table": None, "entry": None, "lookup": None, "ours": False},
+        "tls_policy": {"table": None, "entries": {}, "ours": []},
     }
     assert report["portal"] == {
         "mynetworks": {"parameter": "mynetworks", "value": BASE_MYNETWORKS, "ours": []},
@@ -90,8 +91,22 @@ def test_a_main_gateway(apply_role, status, gateway):
         "lookup": NEXTHOP,
         "ours": True,
     }
+    assert report["main"]["tls_policy"] == {"table": None, "entries": {"[portal.dmz.example.net]": None}, "ours": []}
     assert report["portal"]["private_domain"]["present"] is False
     assert report["portal"]["triggers"] == TRIGGERS_OFF
+
+
+def test_a_main_gateway_with_portal_nodes_and_tls(apply_role, status, gateway):
+    nodes = ["portal-a.dmz.example.net", "portal-b.dmz.example.net"]
+    apply_role({**MAIN_PILLAR, "portal_server": nodes, "portal_tls": {"level": "secure", "match": ".dmz.example.net"}})
+    report = status()["main"]
+    assert report["transport"]["entry"] == "smtp:[portal-a.dmz.example.net], [portal-b.dmz.example.net]"
+    keys = [f"[{node}]" for node in nodes]
+    assert report["tls_policy"] == {
+        "table": f"hash:{gateway.postfix_dir}/tls_policy",
+        "entries": {key: "secure match=.dmz.example.net" for key in keys},
+        "ours": keys,
+    }
 
 
 def test_a_portal_gateway(apply_role, status):

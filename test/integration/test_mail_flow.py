@@ -14,7 +14,6 @@ formula's ``postfix reload`` is what makes each change take effect.
 
 import concurrent.futures
 import json
-import smtplib
 
 import pytest
 from support.masterless import MasterlessMinion
@@ -75,17 +74,7 @@ def smtp_check(minion, args=()):
 
 def send(main, sender, subject):
     """Submit a message for the private domain to the main instance by SMTP; return its queue ID there."""
-    message = (
-        f"From: <sender@main.mailflow.test>\r\nTo: <{RECIPIENT}>\r\nSubject: {subject}\r\n"
-        f"{WEBMAIL_HEADER}: True\r\n\r\nHello.\r\n"
-    )
-    with smtplib.SMTP(main.address, main.port, local_hostname="client.mailflow.test", timeout=30) as client:
-        client.ehlo()
-        client.mail(sender)
-        assert client.rcpt(RECIPIENT)[0] == 250
-        code, text = client.data(message.encode())
-    assert code == 250, text
-    return text.decode().rsplit(" ", 1)[-1]
+    return main.submit(RECIPIENT, subject, sender=sender, headers=[f"{WEBMAIL_HEADER}: True"])
 
 
 def reloads(instance):
@@ -123,10 +112,12 @@ def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
         check, absent = pool.map(smtp_check, [minions["main"]] * 2, [[], [f"host={closed}", "timeout=5"]])
     assert check["ok"] is True, check
     nexthop = f"smtp:[{portal.address}]:{portal.port}"
-    assert (check["host"], check["port"], check["nexthop"]) == (portal.address, portal.port, nexthop)
-    assert check["banner"].startswith("220 portal.mailflow.test ESMTP")
-    assert check["ehlo_code"] == 250 and "PIPELINING" in check["ehlo_extensions"]
-    assert (absent["ok"], absent["connected"], absent["host"]) == (False, False, loopback_address(5)), absent
+    (node,) = check["nodes"]
+    assert (node["host"], node["port"], check["nexthop"]) == (portal.address, portal.port, nexthop)
+    assert node["banner"].startswith("220 portal.mailflow.test ESMTP")
+    assert node["ehlo_code"] == 250 and "PIPELINING" in node["ehlo_extensions"]
+    (closed,) = absent["nodes"]
+    assert (absent["ok"], closed["connected"], closed["host"]) == (False, False, loopback_address(5)), absent
     assert "Connection refused" in absent["error"]
 
     # Mail for the private domain goes from main to portal, headers intact.
