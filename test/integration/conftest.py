@@ -1,11 +1,13 @@
 """
 Integration tier: ``salt-call --local state.apply ciphermail_split`` as an
 admin runs it, against a sandboxed gateway (simulator + throwaway Postfix
-configuration directory).
+configuration directory); and salt-ssh through a real sshd.
 """
 
 import pytest
 from support.masterless import MasterlessMinion
+from support.saltssh import SaltSsh
+from support.sshd import Sshd
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 pytestmark = pytest.mark.integration
@@ -29,3 +31,21 @@ def main_minion(make_minion):
 @pytest.fixture
 def portal_minion(make_minion):
     return make_minion(PORTAL_PILLAR, name="portal")
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real OpenSSH sshd on 127.0.0.1 with throwaway keys, stopped at teardown."""
+    with Sshd(tmp_path / "sshd") as server:
+        yield server
+
+
+@pytest.fixture
+def salt_ssh(sshd, tmp_path):
+    """
+    A salt-ssh master config with the targets ``main`` and ``portal`` behind
+    ``sshd``, each a sandboxed gateway with the main or portal test pillar.
+    """
+    master = SaltSsh(sshd, tmp_path / "gateways", pillars={"main": MAIN_PILLAR, "portal": PORTAL_PILLAR})
+    yield master
+    master.cleanup()
