@@ -1,7 +1,7 @@
 """
 The salt-ssh harness itself: a real sshd on 127.0.0.1, salt-ssh of the Salt
-under test deploying its thin into the target's own thin_dir, and the sshd
-gone after stop.
+under test deploying its thin into the target's own thin_dir, which the
+master side cannot see, and the sshd gone after stop.
 """
 
 import socket
@@ -16,15 +16,17 @@ def test_salt_ssh_reaches_a_target_through_a_real_sshd(salt_ssh, sshd):
     assert ping.returncode == 0, ping
     assert ping.data is True, ping
     thin_version = salt_ssh.thin_dir("main") / "version"
-    deployed = thin_version.stat().st_mtime_ns
+    deployed = sshd.ssh(f"stat -c '%i %.9Z' {thin_version}")
+    assert deployed.returncode == 0, deployed
+    assert not thin_version.exists()  # on the target side only
     sessions = sshd.sessions()
     assert sessions >= 1
 
     grain = salt_ssh.ssh("main", "grains.get", "id")
     assert grain.data == "main", grain
     # The second call reuses the thin deployed by the first; portal has none yet.
-    assert thin_version.stat().st_mtime_ns == deployed
-    assert not salt_ssh.thin_dir("portal").exists()
+    assert sshd.ssh(f"stat -c '%i %.9Z' {thin_version}").stdout == deployed.stdout
+    assert sshd.ssh(f"test -e {salt_ssh.thin_dir('portal')}").returncode == 1
     assert sshd.sessions() > sessions
 
     sshd.stop()

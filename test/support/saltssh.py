@@ -5,7 +5,8 @@ ignored build area, a file root serving this repository's formula, a pillar
 root with one pillar per target, and a roster of the targets ``main`` and
 ``portal``. Each target is a sandboxed gateway (simulator + throwaway Postfix
 config dir, :class:`support.sandbox.GatewaySandbox`) with its own
-``thin_dir``. All targets are 127.0.0.1 as root, through the one sshd.
+``thin_dir``, which only the target side sees. All targets are 127.0.0.1 as
+root, through the one sshd.
 
 salt-ssh and salt-run are the ones of the Salt under test: the venv that
 runs pytest (``make test SALT_VERSION=3006`` runs it with ``.venv-salt3006``).
@@ -41,17 +42,19 @@ class SaltSsh:
     target's sandbox is added); ``gateway_root`` holds the sandboxes.
     """
 
-    def __init__(self, sshd, gateway_root, pillars=None, targets=TARGETS):
+    def __init__(self, sshd, gateway_root, pillars=None, targets=TARGETS, file_roots=None, master_config=None):
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         self.sshd = sshd
         self.root = pathlib.Path(tempfile.mkdtemp(prefix="master-", dir=BUILD_DIR))
         self.config_dir = self.root / "etc-salt"
         self.pillar_root = self.root / "pillar"
-        self.file_root = link_formula(self.root / "file-root")
+        # By default a file root linking this repository's formula, as an admin installs it.
+        self.file_roots = [str(root) for root in file_roots or [link_formula(self.root / "file-root")]]
         self.gateways = {name: GatewaySandbox(pathlib.Path(gateway_root) / name) for name in targets}
+        self.minion_opts = {name: {} for name in targets}
         for path in (self.config_dir, self.pillar_root):
             path.mkdir(parents=True, exist_ok=True)
-        self._write_master_config()
+        self._write_master_config(master_config or {})
         seed_thin(self.root / "salt-root" / "cache")
         self._write_roster()
         self.pillars = {}
@@ -59,7 +62,7 @@ class SaltSsh:
             self.set_pillar(name, (pillars or {}).get(name, {}))
 
     # -- configuration ----------------------------------------------------------
-    def _write_master_config(self):
+    def _write_master_config(self, extra):
         salt_root = self.root / "salt-root"
         config = {
             "root_dir": str(salt_root),
@@ -69,11 +72,12 @@ class SaltSsh:
             "log_file": str(salt_root / "master.log"),
             "ssh_log_file": str(salt_root / "ssh.log"),
             "log_level_logfile": "debug",
-            "file_roots": {"base": [str(self.file_root)]},
+            "file_roots": {"base": self.file_roots},
             "pillar_roots": {"base": [str(self.pillar_root)]},
             "roster_file": str(self.roster_file),
             # The sshd's throwaway host key, so nothing lands in ~/.ssh.
             "known_hosts_file": str(self.sshd.known_hosts),
+            **extra,
         }
         (self.config_dir / "master").write_text(yaml.safe_dump(config))
 
@@ -82,7 +86,8 @@ class SaltSsh:
         return self.config_dir / "roster"
 
     def thin_dir(self, target):
-        return self.root / f"thin-{target}"
+        """Where salt-ssh puts its thin on ``target``: only the target side sees it (``Sshd.target_dir``)."""
+        return self.sshd.target_dir / f"thin-{target}"
 
     def _write_roster(self):
         roster = {
@@ -93,10 +98,20 @@ class SaltSsh:
                 "priv": str(self.sshd.client_key),
                 "thin_dir": str(self.thin_dir(name)),
                 "set_path": SET_PATH,
+                **({"minion_opts": self.minion_opts[name]} if self.minion_opts[name] else {}),
             }
             for name in self.gateways
         }
         self.roster_file.write_text(yaml.safe_dump(roster))
+
+    def set_minion_opts(self, target, opts):
+        """Replace the minion config salt-ssh gives ``target`` (the roster's ``minion_opts``)."""
+        self.minion_opts[target] = opts
+        self._write_roster()
+
+    def lookup(self, target):
+        """``ciphermail_split:lookup`` pointing at ``target``'s sandbox (for pillar or minion_opts)."""
+        return gateway_pillar(self.gateways[target], {})["ciphermail_split"]["lookup"]
 
     def set_pillar(self, target, pillar):
         """Replace ``target``'s ``ciphermail_split`` pillar (lookup pointing at its sandbox is added)."""

@@ -4,6 +4,12 @@ A real OpenSSH server for one test: Debian's ``/usr/sbin/sshd`` on
 the test, its own ``sshd_config`` and log, all under one directory. Root may
 log in with the client key only. Needs root (CI is root).
 
+sshd runs in a mount namespace of its own, with an empty tmpfs on
+``target_dir``: files that ssh sessions write there (salt-ssh's thin and
+the modules it ships) are invisible to the test and to the salt-ssh master,
+as on a remote host, so nothing on the master side can work by reading the
+target's files. Everything else is shared (the sandboxes the test checks).
+
     with Sshd(tmp_path / "sshd") as sshd:
         ssh to 127.0.0.1:sshd.port as root with sshd.client_key,
         host key in sshd.known_hosts
@@ -61,6 +67,7 @@ class Sshd:
         self.config = self.root / "sshd_config"
         self.pid_file = self.root / "sshd.pid"
         self.log_file = self.root / "sshd.log"
+        self.target_dir = self.root / "target-only"
         self.process = None
 
     # -- keys -------------------------------------------------------------------
@@ -83,6 +90,7 @@ class Sshd:
         """Start sshd on a free port (another one if that port was taken meanwhile)."""
         self._make_keys()
         PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+        self.target_dir.mkdir(exist_ok=True)
         for _ in range(attempts):
             self.port = _free_port()
             self.config.write_text(
@@ -95,9 +103,12 @@ class Sshd:
                     sftp_server=SFTP_SERVER,
                 )
             )
-            # -D: stays in the foreground as our child; -E: its log, appended.
+            # unshare and sh exec into sshd: one process, our child. sshd -D
+            # stays in the foreground; -E: its log, appended.
+            in_namespace = f'mount -t tmpfs -o mode=0755 target-only "$1" && exec {SSHD} -D -f "$2" -E "$3"'
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [SSHD, "-D", "-f", str(self.config), "-E", str(self.log_file)],
+                ["unshare", "--mount", "--propagation", "private", "sh", "-c", in_namespace, "sh"]
+                + [str(self.target_dir), str(self.config), str(self.log_file)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -146,6 +157,10 @@ class Sshd:
     def sessions(self):
         """How many ssh sessions sshd accepted so far (one per salt-ssh connection)."""
         return len(re.findall(r"^.*Accepted publickey for ", self.log_text(), flags=re.MULTILINE))
+
+    def ssh(self, command):
+        """Run a shell command on the target side as root; the CompletedProcess."""
+        return subprocess.run(self.ssh_argv(command), capture_output=True, text=True, check=False)
 
     def ssh_argv(self, *command):
         """An ``ssh`` command line to this sshd as root (for a look by hand)."""
