@@ -4,9 +4,11 @@ admin runs it, against a sandboxed gateway (simulator + throwaway Postfix
 configuration directory); and salt-ssh through a real sshd.
 """
 
+import shutil
+
 import pytest
 from support.masterless import MasterlessMinion
-from support.saltssh import SaltSsh
+from support.saltssh import SaltSsh, new_master_root
 from support.sshd import Sshd
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
@@ -34,18 +36,24 @@ def portal_minion(make_minion):
 
 
 @pytest.fixture
-def sshd(tmp_path):
-    """A real OpenSSH sshd on 127.0.0.1 with throwaway keys, stopped at teardown."""
-    with Sshd(tmp_path / "sshd") as server:
+def salt_ssh_root():
+    """The salt-ssh master's directory (config, file root, cache), removed at teardown."""
+    root = new_master_root()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(tmp_path, salt_ssh_root):
+    """A real OpenSSH sshd on 127.0.0.1 with throwaway keys, blind to the master's directory; stopped at teardown."""
+    with Sshd(tmp_path / "sshd", master_dirs=[salt_ssh_root]) as server:
         yield server
 
 
 @pytest.fixture
-def salt_ssh(sshd, tmp_path):
+def salt_ssh(sshd, salt_ssh_root, tmp_path):
     """
     A salt-ssh master config with the targets ``main`` and ``portal`` behind
     ``sshd``, each a sandboxed gateway with the main or portal test pillar.
     """
-    master = SaltSsh(sshd, tmp_path / "gateways", pillars={"main": MAIN_PILLAR, "portal": PORTAL_PILLAR})
-    yield master
-    master.cleanup()
+    return SaltSsh(sshd, tmp_path / "gateways", root=salt_ssh_root, pillars={"main": MAIN_PILLAR, "portal": PORTAL_PILLAR})

@@ -19,6 +19,7 @@ def test_salt_ssh_reaches_a_target_through_a_real_sshd(salt_ssh, sshd):
     deployed = sshd.ssh(f"stat -c '%i %.9Z' {thin_version}")
     assert deployed.returncode == 0, deployed
     assert not thin_version.exists()  # on the target side only
+    assert sshd.ssh(f"test -e {salt_ssh.config_dir / 'master'}").returncode == 1  # on the master side only
     sessions = sshd.sessions()
     assert sessions >= 1
 

@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,18 +35,29 @@ TARGETS = ("main", "portal")
 SET_PATH = "/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
 
 
+def new_master_root():
+    """
+    A fresh directory for a salt-ssh master config (``build/salt-ssh/master-*``).
+    Give it to :class:`support.sshd.Sshd` as a ``master_dirs`` entry, so
+    the target side cannot see it, then to :class:`SaltSsh` with that sshd.
+    """
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    return pathlib.Path(tempfile.mkdtemp(prefix="master-", dir=BUILD_DIR))
+
+
+
 class SaltSsh:
     """
-    A salt-ssh master config under ``build/salt-ssh/<unique>`` for the
-    targets ``main`` and ``portal`` behind ``sshd``. ``pillars`` maps a
+    A salt-ssh master config in ``root`` (default: a new
+    ``build/salt-ssh/master-*``) for the targets ``main`` and ``portal``
+    behind ``sshd``. ``pillars`` maps a
     target to its ``ciphermail_split`` pillar (lookup pointing at the
     target's sandbox is added); ``gateway_root`` holds the sandboxes.
     """
 
-    def __init__(self, sshd, gateway_root, pillars=None, targets=TARGETS, file_roots=None, master_config=None):
-        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    def __init__(self, sshd, gateway_root, root=None, pillars=None, targets=TARGETS, file_roots=None, master_config=None):
         self.sshd = sshd
-        self.root = pathlib.Path(tempfile.mkdtemp(prefix="master-", dir=BUILD_DIR))
+        self.root = pathlib.Path(root) if root else new_master_root()
         self.config_dir = self.root / "etc-salt"
         self.pillar_root = self.root / "pillar"
         # By default a file root linking this repository's formula, as an admin installs it.
@@ -80,6 +92,8 @@ class SaltSsh:
             **extra,
         }
         (self.config_dir / "master").write_text(yaml.safe_dump(config))
+        # salt-run writes a file per job here; a master daemon would have made it.
+        (salt_root / "cache" / "proc").mkdir(parents=True, exist_ok=True)
 
     @property
     def roster_file(self):
@@ -141,10 +155,21 @@ class SaltSsh:
 
     def _run(self, argv, timeout):
         env = {key: value for key, value in os.environ.items() if not key.startswith("CIPHERMAIL_SIM_")}
-        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout, env=env)
+        # A session of its own, so a run that hangs (say, on a host key
+        # prompt) is killed with every process it forked.
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        ) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise
+        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
     def cleanup(self):
-        """Remove the master config, its cache and the targets' thin dirs."""
+        """Remove the master config and its cache (the thin dirs live and go with the sshd's namespace)."""
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -7,8 +7,10 @@ log in with the client key only. Needs root (CI is root).
 sshd runs in a mount namespace of its own, with an empty tmpfs on
 ``target_dir``: files that ssh sessions write there (salt-ssh's thin and
 the modules it ships) are invisible to the test and to the salt-ssh master,
-as on a remote host, so nothing on the master side can work by reading the
-target's files. Everything else is shared (the sandboxes the test checks).
+as on a remote host. The other way round, ``master_dirs`` (the salt-ssh
+master's config, file roots and cache) get an empty tmpfs too, so the target
+side cannot read them. So nothing works here by one side reading the other
+side's files. Everything else is shared (the sandboxes the test checks).
 
     with Sshd(tmp_path / "sshd") as sshd:
         ssh to 127.0.0.1:sshd.port as root with sshd.client_key,
@@ -55,8 +57,9 @@ class SshdError(RuntimeError):
 class Sshd:
     """One sshd under ``root``; :meth:`start` it, :meth:`stop` it (or use ``with``)."""
 
-    def __init__(self, root):
+    def __init__(self, root, master_dirs=()):
         self.root = pathlib.Path(root)
+        self.master_dirs = [pathlib.Path(path) for path in master_dirs]
         self.root.mkdir(parents=True, exist_ok=True)
         self.host = HOST
         self.port = None
@@ -105,10 +108,16 @@ class Sshd:
             )
             # unshare and sh exec into sshd: one process, our child. sshd -D
             # stays in the foreground; -E: its log, appended.
-            in_namespace = f'mount -t tmpfs -o mode=0755 target-only "$1" && exec {SSHD} -D -f "$2" -E "$3"'
+            in_namespace = (
+                'mount -t tmpfs -o mode=0755 target-only "$1" && shift && '
+                'config=$1 log=$2 && shift 2 && '
+                'for dir; do mount -t tmpfs -o mode=0755 master-only "$dir" || exit 1; done && '
+                f'exec {SSHD} -D -f "$config" -E "$log"'
+            )
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 ["unshare", "--mount", "--propagation", "private", "sh", "-c", in_namespace, "sh"]
-                + [str(self.target_dir), str(self.config), str(self.log_file)],
+                + [str(self.target_dir), str(self.config), str(self.log_file)]
+                + [str(path) for path in self.master_dirs],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
