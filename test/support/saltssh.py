@@ -24,7 +24,7 @@ import tempfile
 
 import yaml
 
-from support.masterless import gateway_pillar, link_formula
+from support.masterless import StateRun, gateway_pillar, link_formula
 from support.sandbox import REPO_ROOT, GatewaySandbox
 
 BUILD_DIR = REPO_ROOT / "build" / "salt-ssh"
@@ -135,16 +135,22 @@ class SaltSsh:
         (self.pillar_root / "top.sls").write_text(yaml.safe_dump(top))
 
     # -- running ----------------------------------------------------------------
-    def ssh(self, target, fun, *args, timeout=300):
-        """``salt-ssh <target> <fun> <args...> --out json``; returns a :class:`SaltSshRun`."""
+    def ssh(self, target, fun, *args, options=(), timeout=300, **kwargs):
+        """
+        ``salt-ssh [options] <target> <fun> <args...> <key=value...> --out
+        json``; returns a :class:`SaltSshRun`. Arguments that are not
+        strings, and every keyword value, go as JSON (``pillar={...}``).
+        """
         argv = [
             str(SALT_BIN / "salt-ssh"),
             f"--config-dir={self.config_dir}",
             "--ignore-host-keys",
             "--out=json",
+            *options,
             target,
             fun,
-            *args,
+            *(arg if isinstance(arg, str) else json.dumps(arg) for arg in args),
+            *(f"{key}={json.dumps(value)}" for key, value in kwargs.items()),
         ]
         return SaltSshRun(target, self._run(argv, timeout))
 
@@ -198,10 +204,14 @@ def seed_thin(cachedir):
     shutil.copytree(shared / "thin", pathlib.Path(cachedir) / "thin")
 
 
-class SaltSshRun:
-    """The outcome of one salt-ssh call on one target."""
+class SaltSshRun(StateRun):
+    """
+    The outcome of one salt-ssh call on one target: ``data`` is the
+    target's return; for ``state.apply`` the :class:`StateRun` views
+    (states, changes, results, errors) apply.
+    """
 
-    def __init__(self, target, proc):
+    def __init__(self, target, proc):  # pylint: disable=super-init-not-called
         self.target = target
         self.proc = proc
         self.returncode = proc.returncode
