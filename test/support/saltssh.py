@@ -45,14 +45,15 @@ def new_master_root():
     return pathlib.Path(tempfile.mkdtemp(prefix="master-", dir=BUILD_DIR))
 
 
-
 class SaltSsh:
     """
     A salt-ssh master config in ``root`` (default: a new
     ``build/salt-ssh/master-*``) for the targets ``main`` and ``portal``
-    behind ``sshd``. ``pillars`` maps a
-    target to its ``ciphermail_split`` pillar (lookup pointing at the
-    target's sandbox is added); ``gateway_root`` holds the sandboxes.
+    behind ``sshd``. ``pillars`` maps a target to its ``ciphermail_split``
+    pillar (lookup pointing at the target's sandbox is added);
+    ``gateway_root`` holds the sandboxes. ``file_roots`` (default: a file
+    root linking this repository's formula) and ``master_config`` (more
+    master settings) change what the master serves.
     """
 
     def __init__(self, sshd, gateway_root, root=None, pillars=None, targets=TARGETS, file_roots=None, master_config=None):
@@ -60,8 +61,7 @@ class SaltSsh:
         self.root = pathlib.Path(root) if root else new_master_root()
         self.config_dir = self.root / "etc-salt"
         self.pillar_root = self.root / "pillar"
-        # By default a file root linking this repository's formula, as an admin installs it.
-        self.file_roots = [str(root) for root in file_roots or [link_formula(self.root / "file-root")]]
+        self.file_roots = [str(path) for path in file_roots or [link_formula(self.root / "file-root")]]
         self.gateways = {name: GatewaySandbox(pathlib.Path(gateway_root) / name) for name in targets}
         self.minion_opts = {name: {} for name in targets}
         for path in (self.config_dir, self.pillar_root):
@@ -87,7 +87,9 @@ class SaltSsh:
             "file_roots": {"base": self.file_roots},
             "pillar_roots": {"base": [str(self.pillar_root)]},
             "roster_file": str(self.roster_file),
-            # The sshd's throwaway host key, so nothing lands in ~/.ssh.
+            # The sshd's throwaway host key: salt-ssh checks it (no
+            # --ignore-host-keys needed, also not for the connections that
+            # rendering or an orchestration opens), and nothing lands in ~/.ssh.
             "known_hosts_file": str(self.sshd.known_hosts),
             **extra,
         }
@@ -144,7 +146,6 @@ class SaltSsh:
         argv = [
             str(SALT_BIN / "salt-ssh"),
             f"--config-dir={self.config_dir}",
-            "--ignore-host-keys",
             "--out=json",
             *options,
             target,
