@@ -105,15 +105,9 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     """
     if pillar is _THIS_MINION:
         pillar = __pillar__.get(split_settings.PILLAR_KEY)
-    mapdata, problems = ciphermail_split_pillar.problems(
-        pillar, defaults or _formula_defaults(), sls, _config_lookup()
+    return ciphermail_split_pillar.checked(
+        pillar, defaults or _formula_defaults(), sls, _config_lookup(), __salt__["ciphermail_mta.postfix_version"]
     )
-    if not problems and ciphermail_split_pillar.portal_nodes_listed(mapdata, sls):
-        try:
-            problems = ciphermail_split_pillar.postfix_problems(mapdata, __salt__["ciphermail_mta.postfix_version"]())
-        except (CommandExecutionError, SaltInvocationError) as exc:
-            problems = ciphermail_split_pillar.postfix_problems(mapdata, error=str(exc))
-    return {"problems": problems, "mapdata": mapdata}
 
 
 def constants(pillar=None):

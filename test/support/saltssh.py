@@ -87,6 +87,9 @@ class SaltSsh:
             "file_roots": {"base": self.file_roots},
             "pillar_roots": {"base": [str(self.pillar_root)]},
             "roster_file": str(self.roster_file),
+            # As the README says: salt-ssh loads the formula's wrapper module
+            # (_wrapper) from the directory that holds it.
+            "module_dirs": self.file_roots[:1],
             # The sshd's throwaway host key: salt-ssh checks it (no
             # --ignore-host-keys needed, also not for the connections that
             # rendering or an orchestration opens), and nothing lands in ~/.ssh.
