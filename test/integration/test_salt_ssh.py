@@ -1,0 +1,108 @@
+"""
+Both roles through salt-ssh, against a real OpenSSH sshd on 127.0.0.1 and
+a high port with throwaway host and client keys (``support.sshd``): a
+roster of the targets main and portal, each a sandboxed gateway with its
+own thin_dir, the master set up as the README says (the formula in
+file_roots and module_dirs). With the same contract as with a minion:
+test=True predicts, the live run makes exactly the predicted changes, a
+second run writes nothing; status reads each gateway as configured; clean
+gives each gateway back. The gateways' ciphermail-cli wants a credential
+(``command_env``), which never goes on a command line. Runs under the Salt
+of the venv (``make test SALT_VERSION=3006`` runs it on Salt 3006).
+"""
+
+import concurrent.futures
+import socket
+
+import pytest
+import salt.version
+from support.contract import converge_apply
+from support.values import DOMAIN, MAIN_GATEWAY_ADDRESS, OVERRIDE_KEY, PORTAL_SERVER, SECRET
+
+pytestmark = pytest.mark.integration
+
+ROLES = ("main", "portal")
+#: Salt 3006's salt-ssh does not ship _utils: each role SLS syncs them first (ciphermail_split/salt_ssh.jinja).
+SHIPS_UTILS = salt.version.__saltstack_version__.major >= 3007
+
+
+def on_both(salt_ssh, work):
+    """``work(target)`` on main and portal at the same time (each salt-ssh call is a process); {name: result}."""
+    with concurrent.futures.ThreadPoolExecutor(len(ROLES)) as pool:
+        futures = {name: pool.submit(work, salt_ssh.target(name)) for name in ROLES}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def utils_synced(run):
+    """The states of a run that put the formula's _utils on a Salt 3006 target."""
+    return {state_id: ret for state_id, ret in run.states.items() if state_id.endswith("-utils-synced")}
+
+
+def test_both_roles_through_salt_ssh(salt_ssh, sshd):
+    main, portal = salt_ssh.gateways["main"], salt_ssh.gateways["portal"]
+    portal.cli("domain", "list")  # the gateway as it was: initialised, empty
+    before = {name: (gateway.sim_state(), gateway.files()) for name, gateway in salt_ssh.gateways.items()}
+
+    live = on_both(salt_ssh, converge_apply)
+    assert set(live["main"].changes) == {
+        "ciphermail_split-main-transport-present",
+        "ciphermail_split-main-override-present",
+        "ciphermail_split-main-playbook-applied",
+    }
+    assert set(live["portal"].changes) == {
+        "ciphermail_split-portal-mynetworks-present",
+        "ciphermail_split-portal-private-domain-present",
+        "ciphermail_split-portal-header-triggers-managed",
+    }
+    table = f"hash:{main.postfix_dir / 'transport'}"
+    assert main.postmap_query(DOMAIN, table) == f"smtp:[{PORTAL_SERVER}]"
+    assert main.sim_state()["playbook"]["applied"] == {OVERRIDE_KEY: True}
+    assert portal.sim_state()["domains"] == {DOMAIN: {"revert-rewrite-recipient": "true"}}
+    assert portal.sim_state()["global"]["trigger-webmail-header-enabled"] == "true"
+    assert MAIN_GATEWAY_ADDRESS in portal.postconf("mynetworks").split()
+    for run in live.values():
+        if SHIPS_UTILS:
+            assert utils_synced(run) == {}
+        else:  # synced by the first run (test=True), so there already
+            (synced,) = utils_synced(run).values()
+            assert synced["result"] is True
+            assert synced["comment"] == "The formula's _utils are already in this salt-ssh target's module cache"
+
+    status = on_both(salt_ssh, lambda target: salt_ssh.ssh(target.name, "ciphermail_split.status"))
+    assert all(run.returncode == 0 for run in status.values()), status
+    main_status, portal_status = status["main"].data, status["portal"].data
+    assert (main_status["role"], main_status["role_in_pillar"]) == ("main", "main")
+    assert main_status["main"]["transport"]["entry"] == f"smtp:[{PORTAL_SERVER}]"
+    assert main_status["main"]["transport"]["ours"] is True
+    assert main_status["main"]["override"]["portal_enabled"] is True
+    assert (portal_status["role"], portal_status["role_in_pillar"]) == ("portal", "portal")
+    assert portal_status["portal"]["private_domain"] == {
+        "name": DOMAIN,
+        "present": True,
+        "properties": {"revert-rewrite-recipient": "true"},
+        "ours": True,
+    }
+    assert portal_status["portal"]["mynetworks"]["ours"] == [MAIN_GATEWAY_ADDRESS]
+
+    clean = on_both(salt_ssh, lambda target: converge_apply(target, "ciphermail_split.clean"))
+    assert set(clean["main"].changes) == {
+        "ciphermail_split-main-clean-override-absent",
+        "ciphermail_split-main-clean-playbook-applied",
+        "ciphermail_split-main-clean-transport-absent",
+    }
+    for name, gateway in salt_ssh.gateways.items():
+        assert gateway.files() == before[name][1], name
+    (portal_before, _), now = before["portal"], portal.sim_state()
+    assert (now["domains"], now["global"]) == (portal_before["domains"], portal_before["global"])
+    assert main.sim_state()["playbook"]["applied"] == {}
+
+    # The credential reached ciphermail-cli (the portal's ran), but never a command line.
+    assert portal.calls()
+    assert all(call["rc"] == 0 for call in portal.calls())
+    wire = sshd.wire_text()
+    assert "state.pkg" in wire  # the calls' arguments are read
+    assert SECRET not in wire
+
+    sshd.stop()
+    with pytest.raises(ConnectionRefusedError), socket.create_connection((sshd.host, sshd.port), timeout=5):
+        pass
