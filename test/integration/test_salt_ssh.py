@@ -106,3 +106,32 @@ def test_both_roles_through_salt_ssh(salt_ssh, sshd):
     sshd.stop()
     with pytest.raises(ConnectionRefusedError), socket.create_connection((sshd.host, sshd.port), timeout=5):
         pass
+
+
+def test_salt_ssh_checks_the_pillar_on_the_master_or_says_what_to_configure(salt_ssh, sshd):
+    portal = salt_ssh.gateways["portal"]
+    calls, files = len(portal.calls()), portal.files()
+
+    # The pillar of the command line reaches the check, which runs on the master.
+    network = {"ciphermail_split": {"main_gateway_addresses": ["192.0.2.0/28"]}}
+    run = salt_ssh.ssh("portal", "state.apply", "ciphermail_split", test=True, pillar=network)
+    assert run.returncode != 0
+    assert len(run.refusals) == 1, run
+    assert run.refusals[0].startswith("ciphermail_split:main_gateway_addresses[0]: address: got '192.0.2.0/28'"), run
+
+    # Without the wrapper module on the master: one problem saying what to configure.
+    salt_ssh.set_master_config({"module_dirs": []})
+    for test in (True, False):
+        run = salt_ssh.ssh("portal", "state.apply", "ciphermail_split", **({"test": True} if test else {}))
+        assert run.returncode != 0
+        (refusal,) = run.refusals
+        assert refusal.startswith(
+            "salt-ssh renders the ciphermail_split formula on the master, and it needs the formula's wrapper module "
+            "there: add the directory that holds the formula's _wrapper and _utils to module_dirs in the master config"
+        ), run
+        assert "Rendering SLS" not in run.proc.stdout + run.proc.stderr
+
+    assert portal.calls()[calls:] == []
+    assert portal.files() == files
+    # The check never ran on the target (which has no pillar).
+    assert "validate_pillar" not in sshd.wire_text()

@@ -74,6 +74,10 @@ class SaltSsh:
             self.set_pillar(name, (pillars or {}).get(name, {}))
 
     # -- configuration ----------------------------------------------------------
+    def set_master_config(self, extra):
+        """Rewrite the master config with ``extra`` over the harness's settings (e.g. ``module_dirs``)."""
+        self._write_master_config(extra)
+
     def _write_master_config(self, extra):
         salt_root = self.root / "salt-root"
         config = {
