@@ -12,6 +12,7 @@ of the venv (``make test SALT_VERSION=3006`` runs it on Salt 3006).
 """
 
 import concurrent.futures
+import json
 import socket
 
 import pytest
@@ -135,3 +136,56 @@ def test_salt_ssh_checks_the_pillar_on_the_master_or_says_what_to_configure(salt
     assert portal.files() == files
     # The check never ran on the target (which has no pillar).
     assert "validate_pillar" not in sshd.wire_text()
+
+
+def orchestrate(salt_ssh, sls, *args):
+    """``salt-run state.orchestrate sls args``: its return code and ``{step ID: result}``."""
+    proc = salt_ssh.run("state.orchestrate", sls, *args)
+    data = json.loads(proc.stdout)["data"] if proc.stdout.strip() else {}
+    (outcome,) = data.values() if isinstance(data, dict) and data else ([proc.stdout + proc.stderr],)
+    assert isinstance(outcome, dict), outcome
+    return proc.returncode, {step["__id__"]: step for step in outcome.values()}
+
+
+def step_changes(step):
+    """``{target: {state ID: changes}}`` of one ``salt.state`` step."""
+    return {
+        target: {ret["__id__"]: ret["changes"] for ret in states.values() if ret["changes"]}
+        for target, states in (step["changes"].get("ret") or {}).items()
+    }
+
+
+def test_the_orchestration_runs_the_roles_in_order_through_salt_ssh(salt_ssh):
+    gateways = salt_ssh.gateways
+    files = {name: gateway.files() for name, gateway in gateways.items()}
+    calls = {name: len(gateway.calls()) for name, gateway in gateways.items()}
+    through_ssh = 'pillar={"ciphermail_split_orch": {"ssh": true}}'
+    steps = ["ciphermail_split-orch-portal-applied", "ciphermail_split-orch-main-applied-main"]
+
+    returncode, predicted = orchestrate(salt_ssh, "ciphermail_split.orch", through_ssh, "test=True")
+    assert returncode == 0, predicted
+    assert list(predicted) == steps
+    assert all(step["result"] is None for step in predicted.values()), predicted
+    assert {name: gateway.files() for name, gateway in gateways.items()} == files
+    assert all(gateway.write_calls(since=calls[name]) == [] for name, gateway in gateways.items())
+
+    returncode, live = orchestrate(salt_ssh, "ciphermail_split.orch", through_ssh)
+    assert returncode == 0, live
+    assert all(step["result"] is True for step in live.values()), live
+    for step in steps:
+        assert step_changes(live[step]) == step_changes(predicted[step])
+    assert set(step_changes(live[steps[0]])) == {"portal"}
+    assert set(step_changes(live[steps[1]])) == {"main"}
+    # In order: the portal accepted the main gateway's mail before the main gateway was configured to send it.
+    assert live[steps[0]]["__run_num__"] < live[steps[1]]["__run_num__"]
+    assert gateways["portal"].sim_state()["domains"] == {DOMAIN: {"revert-rewrite-recipient": "true"}}
+    assert gateways["main"].sim_state()["playbook"]["applied"] == {OVERRIDE_KEY: True}
+
+    # The switch may sit in the master config too.
+    salt_ssh.set_master_config({"ciphermail_split_orch": {"ssh": True}})
+    returncode, cleaned = orchestrate(salt_ssh, "ciphermail_split.orch.clean")
+    assert returncode == 0, cleaned
+    assert list(cleaned) == ["ciphermail_split-orch-clean-main-cleaned", "ciphermail_split-orch-clean-portal-cleaned"]
+    assert all(step["result"] is True for step in cleaned.values()), cleaned
+    assert {name: gateway.files() for name, gateway in gateways.items()} == files
+    assert gateways["portal"].sim_state()["domains"] == {}
