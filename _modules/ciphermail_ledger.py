@@ -19,7 +19,9 @@ def __virtual__():
 def show():
     """
     Return the whole ledger: every record (``"<kind>:<key>": {"before": ...,
-    "ours": ...}``) and whether a playbook run is pending.
+    "ours": ...}``), whether a playbook run is pending, and what each
+    ``ciphermail-cli`` write applied (``applied``: ``"<kind>:<key>": value``,
+    all the formula knows of the gateway in documented-only mode).
 
     CLI Example:
 
