@@ -585,7 +585,10 @@ def _transport_check(settings):
     shown = _postconf_shown(settings, "-hx", "transport_maps")
     try:
         table = __salt__["ciphermail_mta.transport_table"]()
-        maps_d_dir = __salt__["ciphermail_mta.postconf_get"]("maps_d_dir")
+        # postconf knows a parameter of its own only once something refers to it: else main.cf's text.
+        maps_d_dir = __salt__["ciphermail_mta.postconf_get"]("maps_d_dir") or __salt__["ciphermail_mta.main_cf_get"](
+            "maps_d_dir"
+        )
     except CommandExecutionError as exc:
         fix = "Make transport_maps a file-based table (hash:, lmdb:, cdb:, ...), or add the entry by hand"
         return verdicts.verdict(verdicts.FAIL, f"{shown}: {exc}", fix)
@@ -675,8 +678,11 @@ def preflight(role=None):
         checks["postfix_version"] = _postfix_version_check(settings, mapdata)
         read_back = settings["cli_read_back"]
         cli_answered = role == "main" or checks.get("cli_answers", {}).get("result") == verdicts.OK
-        values = _formula_values(read_back and cli_answered)
-        checks["formula_values"] = verdicts.formula_values(values, read_back and cli_answered)
+        try:
+            values = _formula_values(read_back and cli_answered)
+            checks["formula_values"] = verdicts.formula_values(values, read_back and cli_answered)
+        except CommandExecutionError as exc:
+            checks["formula_values"] = verdicts.verdict(verdicts.FAIL, str(exc), "See the state_dir check")
     result, summary = verdicts.overall(checks)
     if result == verdicts.FAIL:
         __context__["retcode"] = 1

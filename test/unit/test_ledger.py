@@ -2,8 +2,8 @@
 
 import json
 
-import pytest
 import ciphermail_split_ledger
+import pytest
 from ciphermail_split_ledger import Ledger
 
 
