@@ -539,7 +539,8 @@ def _cli_checks(settings, lookup):
         failed = _cli_failure(exc, "domain_list")
         return {"cli_answers": failed, "cli_read:domain_list": failed}
     shown = shlex.join([*settings["cli"], *cli_grammar.words("domain_list", {}, settings["cli_commands"])])
-    answers = verdicts.verdict(verdicts.OK, f"{shown}: {domains[0] if domains else '(no domains)'}")
+    count = f"{len(domains)} domain{'' if len(domains) == 1 else 's'}"
+    answers = verdicts.verdict(verdicts.OK, f"{shown}: answered, authenticated, {count}")
     return {"cli_answers": answers, **_read_checks(settings, lookup, domains)}
 
 

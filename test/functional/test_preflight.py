@@ -93,7 +93,8 @@ def test_a_ready_portal_gateway_passes_every_check(preflight, gateway):
     assert (report["role"], report["cli_mode"], report["result"]) == ("portal", "read-back", "ok")
     assert report["summary"] == "12 ok, 0 warn, 0 fail"
     checks = report["checks"]
-    assert checks["cli_answers"]["evidence"].endswith(f"ciphermail-cli domain list: {DOMAIN}")
+    assert checks["cli_answers"]["evidence"].endswith("ciphermail-cli domain list: answered, authenticated, 1 domain")
+    assert checks["cli_read:domain_list"]["evidence"].endswith(f"ciphermail-cli domain list: {DOMAIN}")
     assert checks["cli_read:domain_property_get"]["evidence"].endswith(
         f"property domain get --domain {DOMAIN} --name revert-rewrite-recipient: 'false'"
     )
