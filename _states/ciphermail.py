@@ -98,7 +98,8 @@ def global_properties_managed(name, properties):
         def set_property(prop, change):
             _remember(ledger, read_back, "global_property", prop, change)
             __salt__["ciphermail.global_property_set"](prop, change["new"])
-            ledger.remember_applied("global_property", prop, change["new"])
+            if not read_back:
+                ledger.remember_applied("global_property", prop, change["new"])
 
         state.apply_each(test, changes, planned, set_property)
         subject, plural = state.things("Global property", "Global properties", planned or wanted)
@@ -243,12 +244,14 @@ def domain_present(name, properties=None):
                     found.append(domain)
                     if not recorded:
                         ledger.forget("domain", domain)  # it was there before the formula: not ours
-                ledger.remember_applied("domain", domain, "present")
+                if not read_back:
+                    ledger.remember_applied("domain", domain, "present")
                 return
             # Properties of a domain the formula adds go with the domain.
             _remember(ledger, read_back and exists, "domain_property", keys[item], change)
             __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
-            ledger.remember_applied("domain_property", keys[item], change["new"])
+            if not read_back:
+                ledger.remember_applied("domain_property", keys[item], change["new"])
 
         state.apply_each(test, changes, planned, add_or_set)
         if not planned:

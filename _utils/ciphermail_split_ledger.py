@@ -13,11 +13,11 @@ add is ever removed.
 The ledger also remembers a pending ``cm-run-playbook`` run: the override
 file changed but the playbook has not yet succeeded since.
 
-And it keeps what the formula *applied*: the value each ``ciphermail-cli``
-write set successfully. With ``cli_read_back: false`` (documented-only
-mode) the formula cannot read the gateway, and this is all it knows of it:
-an item whose applied value is the one wanted needs no command, so a
-converged run makes no CLI call at all.
+With ``cli_read_back: false`` (documented-only mode) the formula cannot
+read the gateway, and it keeps what it *applied*: the value each
+``ciphermail-cli`` write set successfully. That is all it knows of the
+gateway then: an item whose applied value is the one wanted needs no
+command, so a converged run makes no CLI call at all.
 
 It is one JSON file, ``<state_dir>/ledger.json``, read afresh by every call
 and written atomically. The state and execution modules keep it through

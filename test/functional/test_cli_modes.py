@@ -89,7 +89,7 @@ def test_documented_only_writes_the_vendor_page_then_runs_no_cli_command(states,
 
 
 @pytest.mark.usefixtures("documented_only")
-def test_documented_only_accepts_a_domain_that_exists(states, gateway, converge, modules):
+def test_documented_only_accepts_a_domain_that_exists(states, gateway, converge, modules, lookup, monkeypatch):
     gateway.cli("domain", "add", "--domain", DOMAIN)  # the admin's, before the formula
     since = len(gateway.calls())
     predicted = states.ciphermail.domain_present(name=DOMAIN, properties={RRR: True}, test=True)
@@ -102,6 +102,11 @@ def test_documented_only_accepts_a_domain_that_exists(states, gateway, converge,
     ledger = modules.ciphermail_ledger.show()
     assert "domain:" + DOMAIN not in ledger["records"]
     assert ledger["applied"]["domain:" + DOMAIN] == "present"
+    monkeypatch.delenv(DOCUMENTED_ONLY_CLI)  # a CLI that knows a delete command, and the formula is given it
+    lookup["cli_commands"] = {"domain_delete": ["domain", "delete", "--domain", "{domain}"]}
+    clean = converge(states.ciphermail.domain_absent, name=DOMAIN)
+    assert clean == {RRR: {"old": "unknown", "new": "false"}}
+    assert gateway.sim_state()["domains"] == {DOMAIN: {RRR: "false"}}
 
 
 @pytest.mark.usefixtures("documented_only")
