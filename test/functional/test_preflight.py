@@ -1,7 +1,10 @@
 """
 ``ciphermail_split.preflight``: each check's ok case and its fail case (a
 warn where the formula can go on), on a sandboxed gateway; preflight never
-writes anything nor runs a write command, whatever it finds.
+writes anything nor runs a write command, whatever it finds. Settings a
+test changes go in the pillar's ``lookup``, as an admin gives them (under
+Salt 3006, an execution module reached through ``__salt__`` keeps the
+minion config it was loaded with, so a test cannot change that in-process).
 """
 
 import pytest
@@ -27,11 +30,6 @@ def portal_smtp():
         instance = PostfixInstance(root, "portal", loopback_address(16), mynetworks="127.0.0.1")
         with running(instance):
             yield instance
-
-
-@pytest.fixture
-def lookup(loaders):
-    return loaders.opts["ciphermail_split"]["lookup"]
 
 
 @pytest.fixture
@@ -71,6 +69,11 @@ def preflight(modules, gateway, state_tree, pillar):
         return report
 
     return run
+
+
+def with_lookup(pillar, **lookup):
+    """``pillar`` with ``lookup`` settings, as an admin gives them (pillar wins over the minion config)."""
+    return {**pillar, "lookup": lookup}
 
 
 def results(report):
@@ -121,10 +124,9 @@ def test_a_ready_main_gateway_passes_every_check(preflight, gateway, portal_smtp
     assert checks["override"]["evidence"].startswith(f"{gateway.ansible_vars_dir} exists; no vars file read after ")
 
 
-def test_documented_only_the_cli_answers_its_help_and_no_read_row_runs(preflight, gateway, lookup, monkeypatch):
-    lookup["cli_read_back"] = False
+def test_documented_only_the_cli_answers_its_help_and_no_read_row_runs(preflight, gateway, monkeypatch):
     monkeypatch.setenv("CIPHERMAIL_SIM_DOCUMENTED_ONLY", "1")
-    report = preflight("portal", PORTAL_PILLAR)
+    report = preflight("portal", with_lookup(PORTAL_PILLAR, cli_read_back=False))
     assert report["cli_mode"] == "documented-only"
     assert not any(name.startswith("cli_read:") for name in report["checks"])
     assert report["checks"]["cli_answers"]["result"] == "ok"
@@ -177,9 +179,9 @@ def test_the_pillar_of_the_other_role_fails(preflight):
     "role, key",
     [("portal", "cli"), ("portal", "postconf"), ("portal", "postfix"), ("main", "postmap"), ("main", "playbook_cmd")],
 )
-def test_a_missing_command_fails_naming_its_lookup_key(preflight, lookup, role, key):
-    lookup[key] = f"/nonexistent/bin/{key}"
-    report = preflight(role, PORTAL_PILLAR if role == "portal" else MAIN_PILLAR)
+def test_a_missing_command_fails_naming_its_lookup_key(preflight, role, key):
+    pillar = PORTAL_PILLAR if role == "portal" else MAIN_PILLAR
+    report = preflight(role, with_lookup(pillar, **{key: f"/nonexistent/bin/{key}"}))
     check = report["checks"][f"command:{key}"]
     assert check["result"] == "fail"
     assert check["evidence"] == (
@@ -190,11 +192,10 @@ def test_a_missing_command_fails_naming_its_lookup_key(preflight, lookup, role, 
         assert "cli_answers" not in report["checks"]
 
 
-def test_a_state_dir_that_cannot_be_made_fails(preflight, gateway, lookup):
+def test_a_state_dir_that_cannot_be_made_fails(preflight, gateway):
     blocker = gateway.root / "a-file"
     blocker.write_text("")
-    lookup["state_dir"] = str(blocker / "state")
-    check = preflight("portal", PORTAL_PILLAR)["checks"]["state_dir"]
+    check = preflight("portal", with_lookup(PORTAL_PILLAR, state_dir=str(blocker / "state")))["checks"]["state_dir"]
     assert check["result"] == "fail"
     assert check["evidence"] == f"ciphermail_split:lookup:state_dir: {blocker / 'state'} cannot be used: {blocker} is not a directory"
 
@@ -233,10 +234,10 @@ def test_a_read_row_that_fails_on_the_gateway_fails(preflight, gateway, monkeypa
     assert f"ciphermail-cli {words} failed (exit 1): Error: the CipherMail back-end is not available" in check["evidence"]
 
 
-def test_a_cli_whose_output_is_not_the_value_alone_fails_and_its_list_warns(preflight, gateway, lookup):
+def test_a_cli_whose_output_is_not_the_value_alone_fails_and_its_list_warns(preflight, gateway):
     # Another CLI: it answers every command with "value: false".
-    lookup["cli"] = executable(gateway.root / "other-cli", "#!/bin/sh\necho 'value: false'\n")
-    report = preflight("portal", PORTAL_PILLAR)
+    cli = executable(gateway.root / "other-cli", "#!/bin/sh\necho 'value: false'\n")
+    report = preflight("portal", with_lookup(PORTAL_PILLAR, cli=cli))
     checks = report["checks"]
     assert checks["cli_read:domain_list"]["result"] == "warn"
     assert "not domain names: value: false" in checks["cli_read:domain_list"]["evidence"]
@@ -247,16 +248,15 @@ def test_a_cli_whose_output_is_not_the_value_alone_fails_and_its_list_warns(pref
     assert "must print the value alone, on one line" in checks["cli_read:global_property_get"]["fix"]
 
 
-def test_documented_only_a_cli_without_help_warns(preflight, gateway, lookup):
-    lookup["cli_read_back"] = False
-    lookup["cli"] = executable(gateway.root / "no-help-cli", "#!/bin/sh\necho 'no such option' >&2\nexit 64\n")
-    check = preflight("portal", PORTAL_PILLAR)["checks"]["cli_answers"]
+def test_documented_only_a_cli_without_help_warns(preflight, gateway):
+    cli = executable(gateway.root / "no-help-cli", "#!/bin/sh\necho 'no such option' >&2\nexit 64\n")
+    check = preflight("portal", with_lookup(PORTAL_PILLAR, cli_read_back=False, cli=cli))["checks"]["cli_answers"]
     assert check["result"] == "warn"
     assert "no such option" in check["evidence"]
     assert "the first write shows" in check["fix"]
 
 
-def test_mynetworks_only_through_a_table_warns_and_unreadable_fails(preflight, gateway, lookup):
+def test_mynetworks_only_through_a_table_warns_and_unreadable_fails(preflight, gateway):
     main_cf = gateway.postfix_dir / "main.cf"
     main_cf.write_text(main_cf.read_text().replace(
         "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128", f"mynetworks = hash:{gateway.postfix_dir}/networks"
@@ -273,14 +273,14 @@ def test_mynetworks_only_through_a_table_warns_and_unreadable_fails(preflight, g
     assert check["result"] == "warn"
     assert check["evidence"].startswith("main.cf does not set mynetworks; Postfix's default is ")
 
-    lookup["postfix_config_dir"] = str(gateway.root / "no-such-postfix")
-    check = preflight("portal", PORTAL_PILLAR)["checks"]["mynetworks"]
+    elsewhere = with_lookup(PORTAL_PILLAR, postfix_config_dir=str(gateway.root / "no-such-postfix"))
+    check = preflight("portal", elsewhere)["checks"]["mynetworks"]
     assert check["result"] == "fail"
 
 
-def test_a_postfix_older_than_the_formula_needs_fails(preflight, gateway, lookup):
-    lookup["postconf"] = executable(gateway.root / "old-postconf", "#!/bin/sh\necho 2.9.6\n")
-    check = preflight("portal", PORTAL_PILLAR)["checks"]["postfix_version"]
+def test_a_postfix_older_than_the_formula_needs_fails(preflight, gateway):
+    postconf = executable(gateway.root / "old-postconf", "#!/bin/sh\necho 2.9.6\n")
+    check = preflight("portal", with_lookup(PORTAL_PILLAR, postconf=postconf))["checks"]["postfix_version"]
     assert check["result"] == "fail"
     assert check["evidence"].endswith("mail_version: 2.9.6; needs 2.10 for postconf -x and -X, which every role runs")
     assert check["fix"] == "Upgrade Postfix"
@@ -294,9 +294,9 @@ def test_a_vars_file_that_shadows_the_key_fails(preflight, gateway):
     assert check["fix"] == f"Remove {OVERRIDE_KEY} from zz-local.yml"
 
 
-def test_a_missing_ansible_vars_dir_fails(preflight, gateway, lookup):
-    lookup["ansible_vars_dir"] = str(gateway.root / "no-such-dir")
-    check = preflight("main", MAIN_PILLAR)["checks"]["override"]
+def test_a_missing_ansible_vars_dir_fails(preflight, gateway):
+    pillar = with_lookup(MAIN_PILLAR, ansible_vars_dir=str(gateway.root / "no-such-dir"))
+    check = preflight("main", pillar)["checks"]["override"]
     assert check["result"] == "fail"
     assert "ansible_vars_dir" in check["fix"]
 
