@@ -192,7 +192,6 @@ def test_interrupted_main_cf_write_keeps_mynetworks_and_the_next_run_repairs_it(
         "mynetworks": {"old": BASE_MYNETWORKS, "new": [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]}
     }
     assert mynetworks(gateway) == [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]
-    # The admin's list is separated by spaces: the formula's entry follows suit.
     assert main_cf.read_bytes() == before.replace(b"[::1]/128\n", f"[::1]/128 {MAIN_GATEWAY_ADDRESS}\n".encode())
 
 

@@ -40,15 +40,14 @@ pytestmark = pytest.mark.integration
 NEXTHOP = f"smtp:[{PORTAL_SERVER}]"
 ADMIN_HOST = "198.51.100.7"
 
+PORTAL_READY = "ciphermail_split-portal-ready"
+MAIN_READY = "ciphermail_split-main-ready"
 MYNETWORKS_STATE = "ciphermail_split-portal-mynetworks-present"
 DOMAIN_STATE = "ciphermail_split-portal-private-domain-present"
 TRIGGERS_STATE = "ciphermail_split-portal-header-triggers-managed"
 TRANSPORT_STATE = "ciphermail_split-main-transport-present"
 OVERRIDE_STATE = "ciphermail_split-main-override-present"
 PLAYBOOK_STATE = "ciphermail_split-main-playbook-applied"
-#: The first state of each role: its commands and state directory are in place.
-PORTAL_READY = "ciphermail_split-portal-ready"
-MAIN_READY = "ciphermail_split-main-ready"
 
 PLAYBOOK_APPLIED = {"playbook": {"old": "pending", "new": "applied"}}
 
@@ -145,9 +144,7 @@ def test_cli_down_fails_the_gateway_states_applies_postfix_and_the_next_run_conv
     down = apply(portal, env={"CIPHERMAIL_SIM_FAIL": "domain,property"})
 
     assert down.returncode != 0, down
-    assert down.results == {
-        PORTAL_READY: True, MYNETWORKS_STATE: True, DOMAIN_STATE: False, TRIGGERS_STATE: False,
-    }, down
+    assert down.results == {PORTAL_READY: True, MYNETWORKS_STATE: True, DOMAIN_STATE: False, TRIGGERS_STATE: False}, down
     for state in (DOMAIN_STATE, TRIGGERS_STATE):
         assert "not available" in comment(down, state)
         assert down.states[state]["changes"] == {}
@@ -183,9 +180,7 @@ def test_partial_cli_fault_applies_the_domain_and_the_next_run_completes_only_th
     down = apply(portal, env={"CIPHERMAIL_SIM_FAIL": "property global set"})
 
     assert down.returncode != 0, down
-    assert down.results == {
-        PORTAL_READY: True, MYNETWORKS_STATE: True, DOMAIN_STATE: True, TRIGGERS_STATE: False,
-    }, down
+    assert down.results == {PORTAL_READY: True, MYNETWORKS_STATE: True, DOMAIN_STATE: True, TRIGGERS_STATE: False}, down
     assert "not available" in comment(down, TRIGGERS_STATE)
     assert_no_traceback(down)
     assert down.changes[DOMAIN_STATE] == {
@@ -315,7 +310,7 @@ def test_admins_additions_to_the_transport_table_survive_byte_for_byte(main):
 
 def test_admins_additions_to_main_cf_survive_byte_for_byte(portal):
     assert apply(portal).returncode == 0
-    ours = f"[::1]/128 {MAIN_GATEWAY_ADDRESS}\n"  # the admin's separator: a space
+    ours = f"[::1]/128 {MAIN_GATEWAY_ADDRESS}\n"
     text = main_cf(portal).read_text()
     assert ours in text
     edited = text.replace(ours, f"{ours}    # the backup MX\n    {ADMIN_HOST}\n") + "smtpd_banner = $myhostname ESMTP\n"
@@ -368,7 +363,7 @@ def test_a_deleted_mynetworks_entry_is_restored_and_the_admins_edits_stay(portal
         }
     }
     assert main_cf(portal).read_text() == edited.replace(
-        f"    {ADMIN_HOST}\n", f"    {ADMIN_HOST} {MAIN_GATEWAY_ADDRESS}\n"  # the admin's list has no commas
+        f"    {ADMIN_HOST}\n", f"    {ADMIN_HOST} {MAIN_GATEWAY_ADDRESS}\n"
     )
 
 
