@@ -1,14 +1,16 @@
 """
-The portal role with ``salt-call --local state.apply`` in both CLI modes:
+The portal role with ``salt-call --local state.apply`` in the CLI mode the
+other integration tests do not use (read-back: test_roles.py):
 
 - documented-only (``cli_read_back: false``) against a simulated CLI that
   knows only the vendor's three documented commands: the first apply writes
   the vendor's six commands, the next runs no CLI command at all, a pillar
   change writes only the difference, clean switches off with documented
   commands and leaves the domain;
-- read-back against a CLI of another grammar, every row given in
-  ``lookup:cli_commands``: apply and clean, each held to the run contract;
 - ``ciphermail_split.preflight`` as an admin runs it, in JSON.
+
+An admin's domain and another grammar's rows are tested state by state in
+the functional tier (test_cli_modes.py).
 """
 
 import json
@@ -16,10 +18,9 @@ import shlex
 
 from support.contract import converge_apply
 from support.samples import VENDOR_PORTAL_COMMANDS
-from support.values import DOMAIN, MAIN_GATEWAY_ADDRESS, PORTAL_PILLAR, SCOPED_COMMANDS, TRIGGERS
+from support.values import DOMAIN, MAIN_GATEWAY_ADDRESS, PORTAL_PILLAR, TRIGGERS
 
 DOCUMENTED_ONLY_CLI = {"CIPHERMAIL_SIM_DOCUMENTED_ONLY": "1"}
-DOMAIN_STATE = "ciphermail_split-portal-private-domain-present"
 TRIGGER_STATE = "ciphermail_split-portal-header-triggers-managed"
 
 
@@ -63,32 +64,6 @@ def test_documented_only_portal_role_apply_change_and_clean(make_minion):
     assert state["domains"] == {DOMAIN: {"revert-rewrite-recipient": "false"}}
     assert state["global"]["trigger-webmail-header-enabled"] == "false"
     assert MAIN_GATEWAY_ADDRESS not in gateway.mynetworks()
-
-
-def test_documented_only_portal_role_accepts_the_admins_domain(make_minion):
-    minion = make_minion({**PORTAL_PILLAR, "lookup": {"cli_read_back": False}}, name="portal")
-    minion.gateway.cli("domain", "add", "--domain", DOMAIN)
-    live = converge_apply(minion, env=DOCUMENTED_ONLY_CLI)
-    assert live.changes[DOMAIN_STATE] == {
-        "domain": {"old": "unknown", "new": DOMAIN},
-        "revert-rewrite-recipient": {"old": "unknown", "new": "true"},
-    }
-    assert "found present (ciphermail-cli domain add says it exists)" in live.states[DOMAIN_STATE]["comment"]
-    assert live.results[DOMAIN_STATE] is True
-
-
-def test_another_grammar_portal_role_apply_and_clean(make_minion):
-    minion = make_minion({**PORTAL_PILLAR, "lookup": {"cli_commands": SCOPED_COMMANDS}}, name="portal")
-    gateway = minion.gateway
-    env = {"CIPHERMAIL_SIM_GRAMMAR": "scoped"}
-    converge_apply(minion, env=env)
-    assert gateway.sim_state()["domains"] == {DOMAIN: {"revert-rewrite-recipient": "true"}}
-    assert gateway.sim_state()["global"]["trigger-otp-encryption-header"] == TRIGGERS["trigger-otp-encryption-header"]
-    converge_apply(minion, "ciphermail_split.clean", env=env)
-    assert gateway.sim_state()["domains"] == {}
-    assert gateway.sim_state()["global"]["trigger-webmail-header-enabled"] == "false"
-    assert {call["rc"] for call in gateway.calls()} == {0}
-    assert {argv[0] for argv in cli_argv(gateway)} == {"domains", "property"}
 
 
 def test_preflight_as_an_admin_runs_it(make_minion):

@@ -67,15 +67,3 @@ def test_a_run_reads_each_object_once_and_a_converged_run_writes_nothing(tmp_pat
         reads = {**converged.cli_reads, **converged.postfix_reads}
         assert {command: times for command, times in reads.items() if times > 1} == {}
 
-
-def test_a_converged_documented_only_portal_makes_no_cli_call(tmp_path):
-    pillar = {**PORTAL_PILLAR, "lookup": {"cli_read_back": False}}
-    sim_env = {"CIPHERMAIL_SIM_LATENCY_MS": "0", "CIPHERMAIL_SIM_DOCUMENTED_ONLY": "1"}
-    minion = bench_minion(tmp_path, "portal", pillar, sim_env)
-    first = measure_apply(minion, "ciphermail_split", "first")
-    assert first.ok, first
-    assert (first.counts["cli_writes"], first.counts["cli_reads"]) == (6, 0)
-    converged = measure_apply(minion, "ciphermail_split", "converged")
-    assert converged.ok and converged.changes == {}, converged
-    assert converged.counts["cli_calls"] == 0
-    assert converged.written == []
