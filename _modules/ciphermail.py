@@ -4,7 +4,8 @@ Execution module for a CipherMail gateway's domains and properties, through
 
 The command comes from the host settings (``ciphermail_split:lookup:cli``,
 see ``ciphermail_split.settings``) and the grammar from the one command
-table in ``_utils/ciphermail_cli_commands.py``. ``ciphermail-cli`` always
+table in ``_utils/ciphermail_cli_commands.py``, whose rows
+``ciphermail_split:lookup:cli_commands`` may replace. ``ciphermail-cli`` always
 runs with an argument list, never through a shell; credentials it may need
 go in ``command_env`` (its environment), never on its command line. Inside
 a state each read command runs once until a write (``ciphermail_split_reads``).
@@ -75,9 +76,10 @@ def normalise_property_name(name):
 
 def cli_commands():
     """
-    Return the ``ciphermail-cli`` grammar this module uses: every command as
-    its argument words with ``{placeholders}``, and whether it is documented
-    by the vendor or inferred.
+    Return the ``ciphermail-cli`` grammar in effect: every row (command) as
+    its argument words with ``{placeholders}``, whether the vendor documents
+    it or it is inferred, and whether ``ciphermail_split:lookup:cli_commands``
+    overrides it.
 
     CLI Example:
 
@@ -85,32 +87,69 @@ def cli_commands():
 
         salt portal-gw ciphermail.cli_commands
     """
-    return cli_grammar.table()
+    return cli_grammar.table(split_settings.effective(__opts__, __pillar__)["cli_commands"])
 
 
-def _run_cli(action, **params):
-    """
-    Run the ``ciphermail-cli`` command ``action`` and return its output.
-    Inside a state a read runs once; any other command forgets the reads.
-    """
-    conf = split_settings.effective(__opts__, __pillar__)
-    args = cli_grammar.words(action, params)
-
-    def execute():
+def _execute(conf, action, args):
+    """Run one ``ciphermail-cli`` command; a command the CLI does not know fails naming the settings that fix it."""
+    try:
         return commands.run(
             __salt__["cmd.run_all"],
             conf,
             "cli",
             args,
-            title=f"ciphermail-cli {cli_grammar.title(action)}",
+            title=f"ciphermail-cli {cli_grammar.title(action, conf['cli_commands'])}",
             timeout=conf["cli_timeout"],
             env=conf["command_env"],
         )["stdout"]
+    except commands.CommandFailed as exc:
+        if action == "domain_add" and split_settings.exists_message(conf, exc.output):
+            raise  # domain_add decides what an existing domain means
+        if not cli_grammar.is_unknown_command(exc.retcode, exc.output):
+            raise
+        message = cli_grammar.unknown_command_message(
+            split_settings.LOOKUP_KEY, action, [*conf["cli"], *args], exc.retcode, exc.output, conf["cli_read_back"]
+        )
+        raise commands.CommandFailed(message, exc.retcode, exc.output) from None
 
+
+def _run_cli(action, **params):
+    """
+    Run the ``ciphermail-cli`` command ``action`` (a row of the grammar, in
+    the words ``cli_commands`` gives it) and return its output. Inside a
+    state a read runs once; any other command forgets the reads.
+    """
+    conf = split_settings.effective(__opts__, __pillar__)
+    args = cli_grammar.words(action, params, conf["cli_commands"])
     if action in cli_grammar.READS:
-        return reads.read(__context__, ("ciphermail-cli", *conf["cli"], *args), execute)
+        return reads.read(__context__, ("ciphermail-cli", *conf["cli"], *args), lambda: _execute(conf, action, args))
     reads.forget(__context__)
-    return execute()
+    return _execute(conf, action, args)
+
+
+def cli_help():
+    """
+    Return what ``ciphermail-cli --help`` prints: a harmless way to see that
+    the CLI answers when no read command is known (``cli_read_back:
+    false``). Raises when the CLI has no such option.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail.cli_help
+    """
+    conf = split_settings.effective(__opts__, __pillar__)
+    result = commands.run(
+        __salt__["cmd.run_all"],
+        conf,
+        "cli",
+        ["--help"],
+        title="ciphermail-cli --help",
+        timeout=conf["cli_timeout"],
+        env=conf["command_env"],
+    )
+    return result["stdout"] or result["stderr"]
 
 
 def domain_list():
@@ -139,17 +178,26 @@ def domain_exists(domain):
     return gateway_values.normalise_domain(domain) in domain_list()
 
 
-def domain_add(domain):
+def domain_add(domain, exists_ok=False):
     """
-    Add ``domain`` to the gateway (``ciphermail-cli domain add``).
+    Add ``domain`` to the gateway (``ciphermail-cli domain add``). Returns
+    True. With ``exists_ok``, a refusal whose message says the domain exists
+    (``ciphermail_split:lookup:cli_exists_pattern``, default ``already
+    exists``) returns False instead of failing.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt portal-gw ciphermail.domain_add relay-to-webmail.private
+        salt portal-gw ciphermail.domain_add relay-to-webmail.private exists_ok=True
     """
-    _run_cli("domain_add", domain=gateway_values.normalise_domain(domain))
+    try:
+        _run_cli("domain_add", domain=gateway_values.normalise_domain(domain))
+    except commands.CommandFailed as exc:
+        if exists_ok and split_settings.exists_message(split_settings.effective(__opts__, __pillar__), exc.output):
+            return False
+        raise
     return True
 
 

@@ -19,7 +19,10 @@ def __virtual__():
 def show():
     """
     Return the whole ledger: every record (``"<kind>:<key>": {"before": ...,
-    "ours": ...}``) and whether a playbook run is pending.
+    "ours": ...}``), whether a playbook run is pending, and, in
+    documented-only mode, what each ``ciphermail-cli`` write applied
+    (``applied``: ``"<kind>:<key>": value``, all the formula knows of the
+    gateway then).
 
     CLI Example:
 

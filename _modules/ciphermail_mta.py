@@ -173,6 +173,23 @@ def _postconf_values(settings, *parameters, expand=False, config_dir=None):
     return [" ".join(value.split()) for value in values[: len(parameters)]] + [""] * (len(parameters) - len(values))
 
 
+def postconf_get(parameter, expand=True):
+    """
+    Return the value Postfix has for ``parameter`` (``postconf -h``; with
+    ``expand``, ``$name`` references expanded as ``-x`` does), ``""`` when
+    it has none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_mta.postconf_get mail_version
+        salt main-gw ciphermail_mta.postconf_get maps_d_dir
+    """
+    parameter = postfix_values.parameter_name(parameter)
+    return _postconf_values(_settings(), parameter, expand=expand)[0]
+
+
 def _postconf_list(settings, parameter):
     """The elements of the list ``parameter`` as ``postconf -h`` shows them."""
     return postfix_values.split_list(_postconf_values(settings, parameter)[0])

@@ -10,20 +10,30 @@ other execution modules (``ciphermail``, ``ciphermail_ansible``,
 ``ciphermail_mta``) and the ledger.
 """
 
+import os
+import re
+import shlex
+
+import ciphermail_cli_commands as cli_grammar
 import ciphermail_gateway_values as gateway_values
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_commands as commands
 import ciphermail_split_files as files
 import ciphermail_split_ledger
 import ciphermail_split_pillar
+import ciphermail_split_preflight as verdicts
 import ciphermail_split_reads as reads
 import ciphermail_split_settings as split_settings
+import salt.utils.path
+from ciphermail_gateway_values import UNKNOWN
 from ciphermail_split_errors import invalid
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "ciphermail_split"
 
 DEFAULTS_URL = "salt://ciphermail_split/parameters/defaults.yaml"
+#: Ledger kinds that are bookkeeping of another item, not items of their own.
+_BOOKKEEPING = ("mynetworks_param",)
 _THIS_MINION = object()
 
 
@@ -155,9 +165,17 @@ def ready(role=None):
         salt portal-gw ciphermail_split.ready role=portal
     """
     settings = host_settings()
-    problems = [commands.missing(settings, key) for key in commands.ROLE_COMMANDS[_role(role)]]
-    problems.append(files.directory_problem(settings["state_dir"], f"{split_settings.LOOKUP_KEY}:state_dir:"))
+    problems = [*_missing_commands(settings, _role(role)).values(), _state_dir_problem(settings)]
     return [problem for problem in problems if problem]
+
+
+def _missing_commands(settings, role):
+    """``{key: why it cannot run, or None}`` for each command of ``role``."""
+    return {key: commands.missing(settings, key) for key in commands.ROLE_COMMANDS[role]}
+
+
+def _state_dir_problem(settings):
+    return files.directory_problem(settings["state_dir"], f"{split_settings.LOOKUP_KEY}:state_dir:")
 
 
 # -- status ---------------------------------------------------------------------------
@@ -223,13 +241,16 @@ def _mynetworks(lookup):
     }
 
 
-def _private_domain(lookup):
+def _private_domain(lookup, read_back):
     domain = gateway_values.normalise_domain(lookup["private_domain"])
-    present = __salt__["ciphermail.domain_exists"](domain)
-    properties = {
-        name: __salt__["ciphermail.domain_property_get"](domain, name) if present else None
-        for name in lookup["private_domain_properties"]
-    }
+    if read_back:
+        present = __salt__["ciphermail.domain_exists"](domain)
+        properties = {
+            name: __salt__["ciphermail.domain_property_get"](domain, name) if present else None
+            for name in lookup["private_domain_properties"]
+        }
+    else:
+        present, properties = UNKNOWN, dict.fromkeys(lookup["private_domain_properties"], UNKNOWN)
     return {
         "name": domain,
         "present": present,
@@ -244,8 +265,63 @@ def _trigger_names(lookup):
     ]
 
 
-def _triggers(lookup):
+def _triggers(lookup, read_back):
+    if not read_back:
+        return dict.fromkeys(_trigger_names(lookup), UNKNOWN)
     return {name: __salt__["ciphermail.global_property_get"](name) for name in _trigger_names(lookup)}
+
+
+def _applied_as_portal(lookup):
+    """True when the ledger says the formula applied the private domain or switched a trigger on."""
+    ledger = _ledger()
+    domain = gateway_values.normalise_domain(lookup["private_domain"])
+    return ledger.applied("domain", domain) == "present" or any(
+        ledger.applied("global_property", trigger["enabled_property"]) == "true"
+        for trigger in lookup["triggers"].values()
+    )
+
+
+def _now(kind, key, ours, read_cli):
+    """The current value of an item the ledger records, as it was recorded; ``unknown`` when it cannot be read."""
+    if kind in ("global_property", "domain", "domain_property") and not read_cli:
+        return UNKNOWN
+    if kind == "global_property":
+        return gateway_values.normalise_value(__salt__["ciphermail.global_property_get"](key))
+    if kind == "domain":
+        return "present" if __salt__["ciphermail.domain_exists"](key) else None
+    if kind == "domain_property":
+        domain, name = key.split("|", 1)
+        if not __salt__["ciphermail.domain_exists"](domain):
+            return None
+        return gateway_values.normalise_value(__salt__["ciphermail.domain_property_get"](domain, name))
+    if kind == "override_key":
+        return gateway_values.normalise_value(__salt__["ciphermail_ansible.override_read"]().get(key))
+    if kind == "override_file":
+        return "present" if os.path.exists(key) else None
+    if kind == "transport":
+        return __salt__["ciphermail_mta.transport_get"](key)
+    if kind == "transport_maps":
+        return __salt__["ciphermail_mta.main_cf_get"](key)
+    if kind == "transport_file":
+        return ours if os.path.exists(key) else None
+    if kind == "mynetworks":
+        parameter, entry = key.split("|", 1)
+        return "present" if entry in __salt__["ciphermail_mta.mynetworks_get"](parameter) else None
+    return UNKNOWN
+
+
+def _formula_values(read_cli):
+    """Each item the formula set (the ledger), whether it still holds the formula's value (CLI items: if ``read_cli``)."""
+    items = []
+    for kind, key, ours in _ledger().formula_items():
+        if kind in _BOOKKEEPING:
+            continue
+        try:
+            now = _now(kind, key, ours, read_cli)
+        except (CommandExecutionError, SaltInvocationError):
+            now = UNKNOWN
+        items.append((kind, key, ours, now))
+    return ciphermail_split_ledger.held(items)
 
 
 def _configured_as_main(main):
@@ -253,18 +329,19 @@ def _configured_as_main(main):
     return override.get("portal_enabled") is True or bool(transport.get("entry") or transport.get("lookup"))
 
 
-def _configured_as_portal(portal, lookup):
+def _configured_as_portal(portal, lookup, applied):
     triggers = portal["triggers"]
     enabled = [trigger["enabled_property"] for trigger in lookup["triggers"].values()]
     return (
-        portal["private_domain"].get("present") is True
+        applied
+        or portal["private_domain"].get("present") is True
         or any(gateway_values.normalise_value(triggers[name]) == "true" for name in enabled if name in triggers)
         or bool(portal["mynetworks"].get("ours"))
     )
 
 
-def _configured_role(main, portal, lookup):
-    as_main, as_portal = _configured_as_main(main), _configured_as_portal(portal, lookup)
+def _configured_role(main, portal, lookup, applied):
+    as_main, as_portal = _configured_as_main(main), _configured_as_portal(portal, lookup, applied)
     if as_main and as_portal:
         return "both"
     if as_main:
@@ -287,6 +364,10 @@ def status():
         ``none``.
     role_in_pillar
         ``ciphermail_split:role`` of this minion's pillar (None: not set).
+    cli_mode
+        ``read-back``, or ``documented-only`` (``cli_read_back: false``):
+        then the CLI is not read, its values show as ``unknown``, and the
+        role comes from what the ledger says the formula applied.
     main
         ``override``: the override file's ``path``, its ``values``,
         ``portal_enabled`` and ``shadowed_by`` (a later vars file that sets
@@ -302,6 +383,11 @@ def status():
         added (``ours``); ``private_domain``: ``present``, its
         ``properties`` and whether the formula added it (``ours``);
         ``triggers``: the four header trigger properties.
+    set_by_formula
+        Each item the ledger says the formula set (``<kind>:<key>``): its
+        value then (``ours``), its value ``now``, and whether it still
+        ``holds`` it (False: someone changed it since, for example a save in
+        the web UI; None: it cannot be read).
 
     CLI Example:
 
@@ -310,6 +396,7 @@ def status():
         salt '*' ciphermail_split.status
     """
     lookup = constants()
+    read_back = host_settings()["cli_read_back"]
     with reads.remembered(__context__):
         main = {
             "override": _part(_override, lookup),
@@ -319,12 +406,309 @@ def status():
         }
         portal = {
             "mynetworks": _part(_mynetworks, lookup),
-            "private_domain": _part(_private_domain, lookup),
-            "triggers": _part(_triggers, lookup),
+            "private_domain": _part(_private_domain, lookup, read_back),
+            "triggers": _part(_triggers, lookup, read_back),
         }
+        cli_answered = not any("error" in portal[part] for part in ("private_domain", "triggers"))
+        formula_values = _part(_formula_values, read_back and cli_answered)
+    applied = not read_back and _part(_applied_as_portal, lookup) is True
     return {
-        "role": _configured_role(main, portal, lookup),
+        "role": _configured_role(main, portal, lookup, applied),
         "role_in_pillar": (__pillar__.get(split_settings.PILLAR_KEY) or {}).get("role"),
+        "cli_mode": split_settings.cli_mode(host_settings()),
         "main": main,
         "portal": portal,
+        "set_by_formula": formula_values,
+    }
+
+
+# -- preflight ------------------------------------------------------------------------
+
+
+def _first_line(text):
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "(no output)")
+
+
+def _pillar_check(role):
+    """The pillar check, and the checked pillar (``mapdata``; None when it cannot be read)."""
+    try:
+        checked = validate_pillar(sls=f"ciphermail_split.{role}")
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        checked = {"problems": [str(exc)], "mapdata": None}
+    if checked["problems"]:
+        fix = "Correct each key named (pillar.example shows every key), then refresh the pillar"
+        return verdicts.verdict(verdicts.FAIL, "; ".join(checked["problems"]), fix), checked["mapdata"]
+    evidence = f"pillar {split_settings.PILLAR_KEY} is valid for the {role} role"
+    return verdicts.verdict(verdicts.OK, evidence), checked["mapdata"]
+
+
+def _command_check(settings, key, problem):
+    if problem:
+        return verdicts.verdict(verdicts.FAIL, problem, f"Install it, or set {split_settings.LOOKUP_KEY}:{key}")
+    found = salt.utils.path.which(settings[key][0])
+    return verdicts.verdict(verdicts.OK, f"{key}: {shlex.join(settings[key])} ({found})")
+
+
+def _state_dir_check(settings):
+    problem = _state_dir_problem(settings)
+    if problem:
+        fix = f"Set {split_settings.LOOKUP_KEY}:state_dir to a writable directory"
+        return verdicts.verdict(verdicts.FAIL, problem, fix)
+    path = settings["state_dir"]
+    how = "exists and is writable" if os.path.isdir(path) else "will be created on the first run"
+    return verdicts.verdict(verdicts.OK, f"state_dir {path} {how}")
+
+
+def _cli_failure(exc, row):
+    """The verdict of a ``ciphermail-cli`` command that failed, with the fix that fits its message."""
+    output = getattr(exc, "output", "") or ""
+    if isinstance(exc, commands.CommandFailed) and cli_grammar.is_unknown_command(exc.retcode, output):
+        fix = f"Set {split_settings.LOOKUP_KEY}:cli_commands:{row} to this gateway's words for it"
+        if row in cli_grammar.READS:
+            fix += f", or set {split_settings.LOOKUP_KEY}:cli_read_back: false"
+    elif re.search(r"auth|credential|password|permission|denied|forbidden", output, re.IGNORECASE):
+        fix = f"Give ciphermail-cli its credentials in {split_settings.LOOKUP_KEY}:command_env"
+    else:
+        fix = "Check that the CipherMail back-end is running and that ciphermail-cli works as root"
+    return verdicts.verdict(verdicts.FAIL, str(exc), fix)
+
+
+def _value_check(shown, row, value, wanted):
+    """A ``get`` row must print the value alone on one line (a boolean where one was set)."""
+    evidence = f"{shown}: {value!r}"
+    boolean = gateway_values.normalise_value(wanted) in ("true", "false")
+    if "\n" in value or (boolean and gateway_values.normalise_value(value.replace("\t", " ")) not in ("true", "false")):
+        fix = (
+            f"{split_settings.LOOKUP_KEY}:cli_commands:{row} must print {cli_grammar.READ_OUTPUT[row]}; "
+            f"give it words that do, or set {split_settings.LOOKUP_KEY}:cli_read_back: false"
+        )
+        return verdicts.verdict(verdicts.FAIL, evidence, fix)
+    return verdicts.verdict(verdicts.OK, evidence)
+
+
+def _read_checks(settings, lookup, domains):
+    """Each read row of the grammar in effect, tried once with harmless arguments."""
+    overrides = settings["cli_commands"]
+
+    def shown(row, **params):
+        return shlex.join([*settings["cli"], *cli_grammar.words(row, params, overrides)])
+
+    checks = {}
+    bad = verdicts.not_domains(domains)
+    listed = f"{shown('domain_list')}: {', '.join(domains) or '(no domains)'}"
+    checks["cli_read:domain_list"] = (
+        verdicts.verdict(
+            verdicts.WARN,
+            f"{listed}; not domain names: {', '.join(bad)}",
+            f"{split_settings.LOOKUP_KEY}:cli_commands:domain_list must print {cli_grammar.READ_OUTPUT['domain_list']}",
+        )
+        if bad
+        else verdicts.verdict(verdicts.OK, listed)
+    )
+    private = gateway_values.normalise_domain(lookup["private_domain"])
+    domain = private if private in domains else next(iter(d for d in domains if d not in bad), None)
+    props = lookup["private_domain_properties"]
+    if domain is None or not props:
+        checks["cli_read:domain_property_get"] = verdicts.verdict(
+            verdicts.WARN,
+            "the gateway has no domain yet to read a property of",
+            "Nothing to do now: run preflight again after the portal role has added the private domain",
+        )
+    else:
+        prop, wanted = next(iter(props.items()))
+        try:
+            value = __salt__["ciphermail.domain_property_get"](domain, prop)
+            checks["cli_read:domain_property_get"] = _value_check(
+                shown("domain_property_get", domain=domain, name=prop), "domain_property_get", value, wanted
+            )
+        except CommandExecutionError as exc:
+            checks["cli_read:domain_property_get"] = _cli_failure(exc, "domain_property_get")
+    name = next(iter(lookup["triggers"].values()))["enabled_property"]
+    try:
+        value = __salt__["ciphermail.global_property_get"](name)
+        checks["cli_read:global_property_get"] = _value_check(
+            shown("global_property_get", name=name), "global_property_get", value, True
+        )
+    except CommandExecutionError as exc:
+        checks["cli_read:global_property_get"] = _cli_failure(exc, "global_property_get")
+    return checks
+
+
+def _cli_checks(settings, lookup):
+    """Does the CLI answer: one harmless read (read-back), or its help (documented-only); then each read row."""
+    if not settings["cli_read_back"]:
+        shown = shlex.join([*settings["cli"], "--help"])
+        try:
+            text = __salt__["ciphermail.cli_help"]()
+        except CommandExecutionError as exc:
+            return {
+                "cli_answers": verdicts.verdict(
+                    verdicts.WARN,
+                    f"{shown}: {exc}",
+                    "Nothing to do if this CLI has no --help: the first write shows whether it answers and "
+                    "is authenticated (no read command is documented)",
+                )
+            }
+        evidence = f"{shown}: {_first_line(text)} (documented-only mode: authentication shows at the first write)"
+        return {"cli_answers": verdicts.verdict(verdicts.OK, evidence)}
+    try:
+        domains = __salt__["ciphermail.domain_list"]()
+    except CommandExecutionError as exc:
+        failed = _cli_failure(exc, "domain_list")
+        return {"cli_answers": failed, "cli_read:domain_list": failed}
+    shown = shlex.join([*settings["cli"], *cli_grammar.words("domain_list", {}, settings["cli_commands"])])
+    count = f"{len(domains)} domain{'' if len(domains) == 1 else 's'}"
+    answers = verdicts.verdict(verdicts.OK, f"{shown}: answered, authenticated, {count}")
+    return {"cli_answers": answers, **_read_checks(settings, lookup, domains)}
+
+
+def _postconf_shown(settings, *args):
+    return shlex.join([*settings["postconf"], "-c", settings["postfix_config_dir"], *args])
+
+
+def _postfix_version_check(settings, mapdata):
+    shown = _postconf_shown(settings, "-h", "mail_version")
+    try:
+        version = __salt__["ciphermail_mta.postconf_get"]("mail_version", expand=False)
+    except CommandExecutionError as exc:
+        fix = f"Check {split_settings.LOOKUP_KEY}:postconf and postfix_config_dir"
+        return verdicts.verdict(verdicts.FAIL, str(exc), fix)
+    return verdicts.postfix_version(shown, version, mapdata or {})
+
+
+def _override_check(settings, lookup):
+    vars_dir = settings["ansible_vars_dir"]
+    if not os.path.isdir(vars_dir):
+        return verdicts.verdict(
+            verdicts.FAIL,
+            f"ansible_vars_dir {vars_dir} is not a directory",
+            f"Set {split_settings.LOOKUP_KEY}:ansible_vars_dir to the gateway's Ansible group_vars/all directory",
+        )
+    key = lookup["override_key"]
+    path = __salt__["ciphermail_ansible.override_path"]()
+    try:
+        shadowed = __salt__["ciphermail_ansible.override_shadowed"]({key: True})
+    except CommandExecutionError as exc:
+        return verdicts.verdict(verdicts.FAIL, str(exc), "Correct that vars file: Ansible would fail on it too")
+    if shadowed:
+        origin = shadowed[key]
+        return verdicts.verdict(
+            verdicts.FAIL,
+            f"{os.path.join(vars_dir, origin)} sets {key} otherwise, and Ansible reads it after {path}",
+            f"Remove {key} from {origin}",
+        )
+    return verdicts.verdict(verdicts.OK, f"{vars_dir} exists; no vars file read after {path} sets {key}")
+
+
+def _transport_check(settings):
+    shown = _postconf_shown(settings, "-hx", "transport_maps")
+    try:
+        table = __salt__["ciphermail_mta.transport_table"]()
+        # postconf knows a parameter of its own only once something refers to it: else main.cf's text.
+        maps_d_dir = __salt__["ciphermail_mta.postconf_get"]("maps_d_dir") or __salt__["ciphermail_mta.main_cf_get"](
+            "maps_d_dir"
+        )
+    except CommandExecutionError as exc:
+        fix = "Make transport_maps a file-based table (hash:, lmdb:, cdb:, ...), or add the entry by hand"
+        return verdicts.verdict(verdicts.FAIL, f"{shown}: {exc}", fix)
+    return verdicts.transport_table(shown, table, maps_d_dir)
+
+
+def _mynetworks_check(lookup):
+    parameter = lookup["mynetworks_parameter"]
+    try:
+        written = __salt__["ciphermail_mta.main_cf_get"](parameter)
+        in_effect = __salt__["ciphermail_mta.mynetworks_get"](parameter)
+    except CommandExecutionError as exc:
+        return verdicts.verdict(verdicts.FAIL, str(exc), f"Check {split_settings.LOOKUP_KEY}:postfix_config_dir")
+    in_main_cf = None if written is None else postfix_values.split_list(written)
+    return verdicts.mynetworks(parameter, in_main_cf, in_effect)
+
+
+def _portal_smtp_check(mapdata):
+    host = (mapdata or {}).get("portal_server")
+    if not host:
+        fix = f"Set {split_settings.PILLAR_KEY}:portal_server"
+        return verdicts.verdict(verdicts.FAIL, "the pillar gives no portal_server", fix)
+    port = mapdata.get("portal_port")
+    try:
+        check = __salt__["ciphermail_mta.smtp_check"](host=host, port=port)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        return verdicts.verdict(verdicts.FAIL, str(exc), "Correct portal_server and portal_port")
+    where = f"smtp_check {check['host']}:{check['port']}"
+    if check["ok"]:
+        return verdicts.verdict(verdicts.OK, f"{where}: {check['banner']}")
+    return verdicts.verdict(
+        verdicts.FAIL,
+        f"{where}: {check['error']}",
+        f"Let this gateway reach the portal's SMTP service on port {check['port']} (firewall, the portal's "
+        "inet_interfaces), or correct portal_server and portal_port",
+    )
+
+
+def preflight(role=None):
+    """
+    Check, read-only, whether this gateway can take its role (default: its
+    pillar role; or ``role=main|portal``), and say what to fix. It writes
+    nothing and runs only harmless read commands: ``postconf -h``, one
+    ``ciphermail-cli`` read per read row (documented-only mode:
+    ``ciphermail-cli --help``), and, for the main role, an SMTP
+    ``EHLO``/``QUIT`` to the portal.
+
+    Returns ``role``, ``cli_mode``, ``result`` (the worst of the checks),
+    ``summary`` and ``checks``: each ``ok``, ``warn`` or ``fail`` with its
+    ``evidence`` (the command or file and what it gave) and, unless ok, its
+    ``fix``. The checks: ``pillar``; ``command:<key>`` for each command the
+    role runs; ``state_dir``; portal: ``cli_answers``, ``cli_read:<row>``
+    (read-back mode), ``mynetworks``; main: ``override``,
+    ``transport_maps``, ``portal_smtp``; both: ``postfix_version`` and
+    ``formula_values`` (whether each item the formula set still holds its
+    value, or someone, such as a save in the web UI, changed it since).
+    The salt command's exit code is 1 when a check fails.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.preflight
+        salt main-gw ciphermail_split.preflight role=main --out=json
+    """
+    role = _role(role)
+    checks = {}
+    checks["pillar"], mapdata = _pillar_check(role)
+    try:
+        settings = host_settings()
+        lookup = constants()
+    except (CommandExecutionError, SaltInvocationError):
+        __context__["retcode"] = 1
+        return {"role": role, "cli_mode": None, "result": verdicts.FAIL, "summary": "see pillar", "checks": checks}
+    for key, problem in _missing_commands(settings, role).items():
+        checks[f"command:{key}"] = _command_check(settings, key, problem)
+    checks["state_dir"] = _state_dir_check(settings)
+    with reads.remembered(__context__):
+        if role == "portal":
+            if not checks["command:cli"]["result"] == verdicts.FAIL:
+                checks.update(_cli_checks(settings, lookup))
+            checks["mynetworks"] = _mynetworks_check(lookup)
+        else:
+            checks["override"] = _override_check(settings, lookup)
+            checks["transport_maps"] = _transport_check(settings)
+            checks["portal_smtp"] = _portal_smtp_check(mapdata)
+        checks["postfix_version"] = _postfix_version_check(settings, mapdata)
+        read_back = settings["cli_read_back"]
+        cli_answered = role == "main" or checks.get("cli_answers", {}).get("result") == verdicts.OK
+        try:
+            values = _formula_values(read_back and cli_answered)
+            checks["formula_values"] = verdicts.formula_values(values, read_back and cli_answered)
+        except CommandExecutionError as exc:
+            checks["formula_values"] = verdicts.verdict(verdicts.FAIL, str(exc), "See the state_dir check")
+    result, summary = verdicts.overall(checks)
+    if result == verdicts.FAIL:
+        __context__["retcode"] = 1
+    return {
+        "role": role,
+        "cli_mode": split_settings.cli_mode(settings),
+        "result": result,
+        "summary": summary,
+        "checks": checks,
     }

@@ -20,6 +20,8 @@ _ANSIBLE_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HEADER = re.compile(r"^[!-9;-~]+:[ \t]*\S")
 _BOOLEANS = {"true": "true", "false": "false"}
+#: How a value shows that the formula cannot read (``cli_read_back: false``).
+UNKNOWN = "unknown"
 
 
 
@@ -113,3 +115,12 @@ def same_values(left, right):
     return left.keys() == right.keys() and all(
         normalise_value(left[key]) == normalise_value(right[key]) for key in left
     )
+
+
+def switched_off(value):
+    """
+    What taking back ``value`` means when the value before it is not known:
+    a boolean switched on (``"true"``) goes to ``"false"``; for anything else
+    there is nothing safe to write (None).
+    """
+    return "false" if value == "true" else None

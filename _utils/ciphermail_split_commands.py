@@ -36,6 +36,15 @@ def require(settings, keys):
         raise CommandExecutionError("; ".join(problems))
 
 
+class CommandFailed(CommandExecutionError):
+    """A command ran and exited with a code it should not have; ``retcode`` and ``output`` say how."""
+
+    def __init__(self, message, retcode, output):
+        super().__init__(message)
+        self.retcode = retcode
+        self.output = output
+
+
 def _reason(exc):
     """What Salt says of a command it could not start, without its context (which names the command line)."""
     message = str(exc)
@@ -47,8 +56,9 @@ def run(run_all, settings, key, args, title, timeout, env=None, ok_codes=(0,)):
     Run the command of host setting ``key`` with ``args`` through
     ``run_all`` (Salt's ``cmd.run_all``) and return its result. ``title``
     names the command in errors (without values that need not be shown).
-    Raises ``CommandExecutionError`` when the command cannot run, times out
-    or exits with a code not in ``ok_codes``.
+    Raises ``CommandExecutionError`` when the command cannot run or times
+    out, and :class:`CommandFailed` when it exits with a code not in
+    ``ok_codes``.
     """
     require(settings, [key])
     argv = [*settings[key], *args]
@@ -67,6 +77,7 @@ def run(run_all, settings, key, args, title, timeout, env=None, ok_codes=(0,)):
     if result["retcode"] is None:
         raise CommandExecutionError(f"{title} timed out after {timeout} s")
     if result["retcode"] not in ok_codes:
-        output = (result.get("stderr") or result.get("stdout") or "").strip() or "no output"
-        raise CommandExecutionError(f"{title} failed (exit {result['retcode']}): {output}")
+        output = (result.get("stderr") or result.get("stdout") or "").strip()
+        message = f"{title} failed (exit {result['retcode']}): {output or 'no output'}"
+        raise CommandFailed(message, result["retcode"], output)
     return result

@@ -13,6 +13,12 @@ add is ever removed.
 The ledger also remembers a pending ``cm-run-playbook`` run: the override
 file changed but the playbook has not yet succeeded since.
 
+With ``cli_read_back: false`` (documented-only mode) the formula cannot
+read the gateway, and it keeps what it *applied*: the value each
+``ciphermail-cli`` write set successfully. That is all it knows of the
+gateway then: an item whose applied value is the one wanted needs no
+command, so a converged run makes no CLI call at all.
+
 It is one JSON file, ``<state_dir>/ledger.json``, read afresh by every call
 and written atomically. The state and execution modules keep it through
 :class:`Ledger`; an admin reads it with ``salt <gw> ciphermail_ledger.show``.
@@ -23,6 +29,7 @@ import os
 
 import ciphermail_split_files as files
 import ciphermail_split_settings
+from ciphermail_gateway_values import UNKNOWN
 from salt.exceptions import CommandExecutionError
 
 LEDGER_FILE = "ledger.json"
@@ -52,13 +59,14 @@ class Ledger:
         """Every record and whether a playbook run is pending."""
         text = files.read_text(self.path)
         if text is None:
-            return {"records": {}, "playbook_pending": False}
+            return {"records": {}, "playbook_pending": False, "applied": {}}
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise CommandExecutionError(f"Cannot read the ciphermail_split ledger {self.path}: {exc}") from exc
         data.setdefault("records", {})
         data.setdefault("playbook_pending", False)
+        data.setdefault("applied", {})
         return data
 
     def _save(self, data):
@@ -128,6 +136,37 @@ class Ledger:
             return {"action": "restore", "value": entry["before"]}
         return {"action": "release", "value": current}
 
+    def applied(self, kind, key):
+        """The value a CLI write of the formula last set on one item successfully, or None."""
+        return self.load()["applied"].get(_record_id(kind, key))
+
+    def remember_applied(self, kind, key, value):
+        """Record that a write has just set one item to ``value`` (called *after* the write succeeded)."""
+        data = self.load()
+        if data["applied"].get(_record_id(kind, key)) != value:
+            data["applied"][_record_id(kind, key)] = value
+            self._save(data)
+
+    def forget_applied(self, kind, key):
+        """Drop what the formula applied to one item (clean took it back)."""
+        data = self.load()
+        if data["applied"].pop(_record_id(kind, key), None) is not None:
+            self._save(data)
+
+    def applied_keys_under(self, kind, prefix):
+        """As :meth:`keys_under`, for what CLI writes applied."""
+        start = _record_id(kind, prefix)
+        return [record_id[len(start) :] for record_id in self.load()["applied"] if record_id.startswith(start)]
+
+    def formula_items(self):
+        """
+        Every item the formula set and has not taken back, as ``[(kind, key,
+        ours)]``: the value of each record, or what a write applied.
+        """
+        data = self.load()
+        values = {**{record_id: entry.get("ours") for record_id, entry in data["records"].items()}, **data["applied"]}
+        return [(*record_id.split(":", 1), ours) for record_id, ours in sorted(values.items())]
+
     def mynetworks_entries(self, parameter):
         """The entries of ``parameter`` that the formula added, as it wrote them."""
         return self.keys_under("mynetworks", mynetworks_key(parameter, ""))
@@ -144,6 +183,19 @@ class Ledger:
             data["playbook_pending"] = bool(pending)
             self._save(data)
         return bool(pending)
+
+
+def held(items):
+    """
+    Whether each item the formula set still holds its value, from
+    ``[(kind, key, ours, now)]``: ``{"<kind>:<key>": {"ours", "now",
+    "holds"}}``, ``holds`` True (it does), False (someone changed it since)
+    or None (``now`` is ``unknown``: it cannot be read).
+    """
+    return {
+        _record_id(kind, key): {"ours": ours, "now": now, "holds": None if now == UNKNOWN else now == ours}
+        for kind, key, ours, now in items
+    }
 
 
 def of_host(opts, pillar):

@@ -60,12 +60,15 @@ def _lookup_defaults(defaults):
 
 
 def _check(problems, key, check, *args):
-    """Run ``check(*args)``; a refusal becomes a problem naming ``key``. Returns the checked value or None."""
+    """
+    Run ``check(*args)``; a refusal becomes a problem naming ``key``, one
+    per line of its message. Returns the checked value or None.
+    """
     try:
         return check(*args)
     except SaltInvocationError as exc:
-        message = str(exc)
-        problems.append(message if message.startswith(f"{key}:") else f"{key}: {message}")
+        for message in str(exc).splitlines():
+            problems.append(message if message.startswith(f"{key}:") else f"{key}: {message}")
         return None
 
 

@@ -1,7 +1,9 @@
 """
 The formula's host settings: where a gateway's tools are, how long they may
-take, the environment for gateway commands, and where the formula keeps its
-ledger. :data:`HOST_DEFAULTS` is the one table of their defaults.
+take, the environment for gateway commands, how ``ciphermail-cli`` is spoken
+(its words per command, whether the formula reads the gateway back, how it
+says a domain exists), and where the formula keeps its ledger.
+:data:`HOST_DEFAULTS` is the one table of their defaults.
 
 Every module of the formula reads them one way, :func:`effective`: key by
 key, ``ciphermail_split:lookup`` of pillar, else of the minion config, else
@@ -16,6 +18,7 @@ import os
 import re
 import shlex
 
+import ciphermail_cli_commands as cli_grammar
 from ciphermail_split_errors import invalid
 from salt.exceptions import SaltInvocationError
 
@@ -26,6 +29,9 @@ LOOKUP_KEY = f"{PILLAR_KEY}:lookup"
 HOST_DEFAULTS = {
     "cli": "ciphermail-cli",
     "cli_timeout": 120,
+    "cli_commands": {},
+    "cli_read_back": True,
+    "cli_exists_pattern": "already exists",
     "playbook_cmd": "cm-run-playbook",
     "playbook_timeout": 3600,
     "ansible_vars_dir": "/etc/ciphermail/ansible/group_vars/all",
@@ -109,8 +115,30 @@ def _command_env(key, value):
     return dict(value)
 
 
+def _boolean(key, value):
+    if not isinstance(value, bool):
+        raise _invalid_setting(key, value, "true or false")
+    return value
+
+
+def _pattern(key, value):
+    if isinstance(value, str) and value.strip() and not _LINE_BREAK.search(value):
+        try:
+            re.compile(value)
+            return value
+        except re.error as exc:
+            raise _invalid_setting(key, value, f"a regular expression ({exc})") from exc
+    raise _invalid_setting(key, value, "a regular expression on one line, matched case-insensitively")
+
+
 def checked_setting(key, value):
     """``value`` of the host setting ``key`` checked (a command as an argument list), or raise naming the key."""
+    if key == "cli_commands":
+        return cli_grammar.checked_commands(f"{LOOKUP_KEY}:{key}", value)
+    if key == "cli_read_back":
+        return _boolean(key, value)
+    if key == "cli_exists_pattern":
+        return _pattern(key, value)
     if key in COMMAND_KEYS:
         return _command(key, value)
     if key in _PATH_KEYS:
@@ -158,6 +186,16 @@ def host_settings(lookup):
 def effective(opts, pillar):
     """The host settings in effect: pillar, then minion config, then :data:`HOST_DEFAULTS`."""
     return host_settings(configured_lookup(opts, pillar))
+
+
+def exists_message(settings, output):
+    """True when a failed ``domain add`` says the domain exists (``cli_exists_pattern``, any letter case)."""
+    return re.search(settings["cli_exists_pattern"], output or "", re.IGNORECASE) is not None
+
+
+def cli_mode(settings):
+    """``read-back`` (the formula reads the gateway) or ``documented-only`` (``cli_read_back: false``)."""
+    return "read-back" if settings["cli_read_back"] else "documented-only"
 
 
 def masked(settings):

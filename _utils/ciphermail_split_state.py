@@ -14,7 +14,9 @@ predicts (``test``) or makes them, and returns the comment, worded by
 - ``<subject> is already <state>`` (``are already``) when there is nothing to do.
 """
 
+import ciphermail_gateway_values as gateway_values
 import ciphermail_split_reads
+from ciphermail_gateway_values import UNKNOWN
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 PENDING = "pending"
@@ -94,31 +96,77 @@ def apply_each(test, changes, planned, apply_change):
         changes[item] = change
 
 
-def take_back(test, changes, ledger, kind, items, current_of, restore):
+def _take_back_plan(ledger, kind, key, current):
+    """
+    What taking back one item means (see ``Ledger.restore_plan``), also
+    when its ``current`` value is :data:`UNKNOWN` (documented-only mode) or
+    only a CLI write's applied value is known of it: then a boolean the
+    formula switched on is switched off, and anything else is ``keep``: left
+    as it is, its earlier value not being known.
+    """
+    record = ledger.record(kind, key)
+    if record is not None:
+        if current == UNKNOWN:
+            return {"action": "restore", "value": record["before"]}
+        return ledger.restore_plan(kind, key, current)
+    applied = ledger.applied(kind, key)
+    if applied is None:
+        return {"action": "none"}
+    if current not in (UNKNOWN, applied):
+        return {"action": "release", "value": current}
+    off = gateway_values.switched_off(applied)
+    return {"action": "keep"} if off is None else {"action": "restore", "value": off}
+
+
+def take_back(test, changes, ledger, kind, items, current_of, restore, kept=None):
     """
     Take back recorded items (``{item: ledger key}``) of ``kind``: restore
     those that still hold the formula's value (``restore(item, value)``,
     then forget them) and release (forget, leave as they are) those someone
-    changed since. Returns ``(restored, released)``: the item names.
+    changed since. ``current_of(item)`` may say :data:`UNKNOWN` (the value
+    cannot be read); it is asked only of items the ledger knows. Items whose
+    earlier value is not known and that cannot be switched off are added to
+    ``kept`` (a list) and forgotten. Returns ``(restored, released)``: the
+    item names.
     """
-    planned, released = {}, []
+    planned, released, left = {}, [], []
     for item, key in items.items():
+        if ledger.record(kind, key) is None and ledger.applied(kind, key) is None:
+            continue
         current = current_of(item)
-        plan = ledger.restore_plan(kind, key, current)
+        plan = _take_back_plan(ledger, kind, key, current)
         if plan["action"] == "restore":
             planned[item] = {"old": current, "new": plan["value"]}
         elif plan["action"] == "release":
             released.append(item)
+        elif plan["action"] == "keep":
+            left.append(item)
+
+    def forget(item):
+        ledger.forget(kind, items[item])
+        ledger.forget_applied(kind, items[item])
 
     def restore_and_forget(item, change):
         restore(item, change["new"])
-        ledger.forget(kind, items[item])
+        forget(item)
 
     apply_each(test, changes, planned, restore_and_forget)
     if not test:
-        for item in released:
-            ledger.forget(kind, items[item])
+        for item in released + left:
+            forget(item)
+    if kept is not None:
+        kept.extend(left)
     return list(planned), released
+
+
+def kept_note(kept, what):
+    """The sentence for items left as they are because their value before the formula is not known."""
+    if not kept:
+        return ""
+    subject, plural = things(what[0], what[1], kept)
+    if plural:
+        return f" {subject} stay as they are: their values before the formula are not known."
+    return f" {subject} stays as it is: its value before the formula is not known."
 
 
 def released_note(released, what):

@@ -11,9 +11,14 @@ log, from a log that wrappers of postconf/postmap/postfix keep, and from
 the files the run wrote. Prints a table per role and writes
 build/bench/results.json.
 
+The portal also gets a third subject, the formula in documented-only mode
+(``cli_read_back: false``) against a CLI that knows only the documented
+commands.
+
 Exit code 1 if a run fails, if a converged formula run writes anything
-(a CLI write, a playbook run, postmap, a reload, postconf -e, a file), or if
-it reads the gateway more often than the hand-written SLS does.
+(a CLI write, a playbook run, postmap, a reload, postconf -e, a file), if
+it reads the gateway more often than the hand-written SLS does, or if a
+converged documented-only run makes any CLI call.
 """
 
 import json
@@ -32,6 +37,11 @@ OUT_DIR = REPO_ROOT / "build" / "bench"
 ROLES = {"main": MAIN_PILLAR, "portal": PORTAL_PILLAR}
 #: What is measured: the formula, and the hand-written SLS of the role.
 SUBJECTS = {"formula": "ciphermail_split", "by hand": "by_hand.{role}"}
+#: The formula in documented-only mode (``cli_read_back: false``) against a
+#: CLI that knows only the documented commands: the portal, the role that
+#: runs ciphermail-cli. A converged run must make no CLI call at all.
+DOCUMENTED_ONLY = "documented-only"
+EXTRA_SUBJECTS = {"portal": {DOCUMENTED_ONLY: "ciphermail_split"}}
 #: What a converged formula run must not do at all.
 MUST_BE_ZERO = ("cli_writes", "playbook_runs", "postmap", "reload", "postconf_e", "files_written")
 HEADINGS = {
@@ -58,6 +68,11 @@ def settings():
     }
 
 
+def subjects(role):
+    """``{subject: SLS}`` measured on ``role``."""
+    return {**SUBJECTS, **EXTRA_SUBJECTS.get(role, {})}
+
+
 def measure(role, subject, conf):
     """The runs of one subject on one role, in a fresh sandbox."""
     root = OUT_DIR / "sandbox" / role / subject.replace(" ", "_")
@@ -65,11 +80,15 @@ def measure(role, subject, conf):
         "CIPHERMAIL_SIM_LATENCY_MS": str(conf["latency_ms"]),
         "CIPHERMAIL_SIM_PLAYBOOK_SECONDS": str(conf["playbook_seconds"]),
     }
-    minion = bench_minion(root, role, ROLES[role], sim_env)
+    pillar = ROLES[role]
+    if subject == DOCUMENTED_ONLY:
+        sim_env["CIPHERMAIL_SIM_DOCUMENTED_ONLY"] = "1"
+        pillar = {**pillar, "lookup": {**pillar.get("lookup", {}), "cli_read_back": False}}
+    minion = bench_minion(root, role, pillar, sim_env)
     if conf["postfix_running"]:
         minion.gateway.start_postfix(root / "postfix-run")
     try:
-        return measure_runs(minion, SUBJECTS[subject].format(role=role), conf["converged_runs"])
+        return measure_runs(minion, subjects(role)[subject].format(role=role), conf["converged_runs"])
     finally:
         minion.gateway.stop_postfix()
 
@@ -89,15 +108,15 @@ def table(role, results):
         f"== role {role}: formula (ciphermail_split) vs by hand (bench/by_hand/{role}.sls); "
         f"per run, converged = median of {runs} runs"
     ]
-    lines.append(f"{'run':<20}" + "".join(f"{HEADINGS[key]:>{width + 2}}" for key, width in zip(keys, widths)))
+    lines.append(f"{'run':<26}" + "".join(f"{HEADINGS[key]:>{width + 2}}" for key, width in zip(keys, widths)))
     for kind in ("first", "converged"):
-        for subject in SUBJECTS:
+        for subject in results:
             row = results[subject]["summary"][kind]
             cells = "".join(f"{_cell(key, row[key]):>{width + 2}}" for key, width in zip(keys, widths))
-            lines.append(f"{kind + ' ' + subject:<20}" + cells)
+            lines.append(f"{kind + ' ' + subject:<26}" + cells)
         formula, by_hand = (results[subject]["summary"][kind] for subject in SUBJECTS)
         cells = "".join(f"{ratio(formula[key], by_hand[key]):>{width + 2}}" for key, width in zip(keys, widths))
-        lines.append(f"{'  formula/by hand':<20}" + cells)
+        lines.append(f"{'  formula/by hand':<26}" + cells)
     return "\n".join(lines)
 
 
@@ -130,6 +149,11 @@ def failures(role, results):
     for key in MUST_BE_ZERO:
         if worst[key]:
             problems.append(f"{role}: a converged formula run made {worst[key]} {HEADINGS[key]}")
+    if DOCUMENTED_ONLY in results:
+        worst_documented = results[DOCUMENTED_ONLY]["summary"]["converged_max"]
+        for key in (*MUST_BE_ZERO, "cli_calls"):
+            if worst_documented[key]:
+                problems.append(f"{role}: a converged documented-only run made {worst_documented[key]} {HEADINGS[key]}")
     by_hand = min(run.counts["cli_reads"] for run in results["by hand"]["runs"][1:])
     if worst["cli_reads"] > by_hand:
         problems.append(f"{role}: a converged formula run made {worst['cli_reads']} CLI reads, by hand {by_hand}")
@@ -151,7 +175,7 @@ def main():
     report, problems = {"settings": conf, "roles": {}}, []
     for role in ROLES:
         results = {}
-        for subject in SUBJECTS:
+        for subject in subjects(role):
             print(f"   measuring {role} / {subject} ...", flush=True)
             runs = measure(role, subject, conf)
             results[subject] = {"runs": runs, "summary": summary(runs)}

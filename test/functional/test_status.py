@@ -155,3 +155,43 @@ def test_with_the_backend_down_the_other_parts_are_still_reported(apply_role, st
     assert report["portal"]["mynetworks"]["ours"] == [MAIN_GATEWAY_ADDRESS]
     assert report["main"]["transport"]["entry"] is None
     assert report["role"] == "portal"
+
+
+def test_each_item_the_formula_set_says_whether_it_still_holds(apply_role, status, gateway):
+    apply_role(PORTAL_PILLAR)
+    report = status()
+    assert report["cli_mode"] == "read-back"
+    assert report["set_by_formula"]["mynetworks:mynetworks|192.0.2.10"] == {
+        "ours": "present", "now": "present", "holds": True,
+    }  # fmt: skip
+    assert report["set_by_formula"][f"domain:{DOMAIN}"]["holds"] is True
+    assert all(item["holds"] is True for item in report["set_by_formula"].values())
+
+    # The web UI saves My Networks without the main gateway; an admin switches a trigger off.
+    main_cf = gateway.postfix_dir / "main.cf"
+    main_cf.write_text(main_cf.read_text().replace(f" {MAIN_GATEWAY_ADDRESS}", ""))
+    gateway.age_config()
+    gateway.cli("property", "global", "set", "--name", "trigger-otp-encryption-header-enabled", "--value", "false")
+    changed = {key: item for key, item in status()["set_by_formula"].items() if item["holds"] is not True}
+    assert changed == {
+        "mynetworks:mynetworks|192.0.2.10": {"ours": "present", "now": None, "holds": False},
+        "global_property:trigger-otp-encryption-header-enabled": {"ours": "true", "now": "false", "holds": False},
+    }
+
+
+def test_documented_only_status_reads_no_cli_and_says_what_it_cannot_see(apply_role, status, gateway, loaders):
+    lookup = loaders.opts["ciphermail_split"]["lookup"]
+    lookup["cli_read_back"] = False
+    apply_role({**PORTAL_PILLAR, "lookup": {**gateway.lookup(), "cli_read_back": False}})
+    calls = len(gateway.calls())
+    report = status()
+    assert gateway.calls()[calls:] == []
+    assert (report["cli_mode"], report["role"]) == ("documented-only", "portal")
+    assert report["portal"]["private_domain"] == {
+        "name": DOMAIN, "present": "unknown", "properties": {"revert-rewrite-recipient": "unknown"}, "ours": True,
+    }  # fmt: skip
+    assert set(report["portal"]["triggers"].values()) == {"unknown"}
+    assert report["set_by_formula"]["global_property:trigger-webmail-header-enabled"] == {
+        "ours": "true", "now": "unknown", "holds": None,
+    }  # fmt: skip
+    assert report["set_by_formula"]["mynetworks:mynetworks|192.0.2.10"]["holds"] is True

@@ -77,3 +77,4 @@ def test_a_run_reads_each_object_once_and_a_converged_run_writes_nothing(tmp_pat
         assert converged.written == []
         reads = {**converged.cli_reads, **converged.postfix_reads}
         assert {command: times for command, times in reads.items() if times > 1} == {}
+

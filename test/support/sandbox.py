@@ -30,7 +30,8 @@ mydestination =
 mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128
 """
 
-WRITE_WORDS = {"set", "add", "delete"}
+#: Words of a ciphermail-cli write, in the vendor grammar and the simulator's scoped one.
+WRITE_WORDS = {"set", "add", "delete", "create", "remove"}
 POSTFIX_TOOLS = ("postconf", "postmap", "postfix")
 
 

@@ -24,3 +24,17 @@ PORTAL_PILLAR = {"role": "portal", "main_gateway_addresses": [MAIN_GATEWAY_ADDRE
 
 #: mynetworks of a fresh sandbox (support.sandbox.BASE_MAIN_CF).
 BASE_MYNETWORKS = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
+
+#: ``lookup:cli_commands`` for a gateway whose CLI speaks another grammar
+#: (the simulator's ``CIPHERMAIL_SIM_GRAMMAR=scoped``): every row replaced.
+SCOPED_COMMANDS = {
+    "domain_list": ["domains", "list"],
+    "domain_add": ["domains", "create", "--domain", "{domain}"],
+    "domain_delete": ["domains", "remove", "--domain", "{domain}"],
+    "domain_property_get": ["property", "get", "--scope", "domain", "--domain", "{domain}", "--name", "{name}"],
+    "domain_property_set": [
+        "property", "set", "--scope", "domain", "--domain", "{domain}", "--name", "{name}", "--value", "{value}",
+    ],
+    "global_property_get": ["property", "get", "--scope", "global", "--name", "{name}"],
+    "global_property_set": ["property", "set", "--scope", "global", "--name", "{name}", "--value", "{value}"],
+}  # fmt: skip

@@ -19,12 +19,12 @@ def main(argv=None, environ=None):
 
 def _invoke(argv, environ, store):
     if argv in grammar.HELP_ARGV:
-        sys.stdout.write(grammar.usage_text())
+        sys.stdout.write(grammar.usage_text(environ))
         return EXIT_OK
     try:
-        command = grammar.parse(argv)
+        command = grammar.parse(argv, environ)
     except UsageError as exc:
-        sys.stderr.write("%s%s: error: %s\n" % (grammar.usage_text(), PROG, exc))
+        sys.stderr.write("%s%s: error: %s\n" % (grammar.usage_text(environ), PROG, exc))
         return EXIT_USAGE
     try:
         _refuse_if_fault_injected(argv, environ)

@@ -17,6 +17,9 @@ PLAYBOOK_SECONDS = "CIPHERMAIL_SIM_PLAYBOOK_SECONDS"
 ANSIBLE_VARS_DIR = "CIPHERMAIL_SIM_ANSIBLE_VARS_DIR"
 SIM_PASSWORD = "CIPHERMAIL_SIM_PASSWORD"
 CLI_PASSWORD = "CIPHERMAIL_CLI_PASSWORD"
+GRAMMAR = "CIPHERMAIL_SIM_GRAMMAR"
+DOCUMENTED_ONLY = "CIPHERMAIL_SIM_DOCUMENTED_ONLY"
+GRAMMAR_NAMES = ("vendor", "scoped")
 
 
 def home_from_environ(environ):
@@ -77,3 +80,19 @@ def password_requirement(environ):
     """
     required = SIM_PASSWORD in environ
     return required, environ.get(SIM_PASSWORD, ""), environ.get(CLI_PASSWORD)
+
+
+def grammar(environ):
+    """The ciphermail-cli grammar the gateway speaks (``CIPHERMAIL_SIM_GRAMMAR``, default ``vendor``)."""
+    name = environ.get(GRAMMAR, "").strip() or "vendor"
+    if name not in GRAMMAR_NAMES:
+        raise ConfigError("%s must be one of %s, got %r" % (GRAMMAR, ", ".join(GRAMMAR_NAMES), name))
+    return name
+
+
+def documented_only(environ):
+    """True when ciphermail-cli knows only the documented commands (``CIPHERMAIL_SIM_DOCUMENTED_ONLY=1``)."""
+    raw = environ.get(DOCUMENTED_ONLY, "").strip()
+    if raw not in ("", "0", "1"):
+        raise ConfigError("%s must be 0 or 1, got %r" % (DOCUMENTED_ONLY, raw))
+    return raw == "1"
