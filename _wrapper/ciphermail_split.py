@@ -32,6 +32,7 @@ if UTILS_DIR not in sys.path:
 try:
     import ciphermail_postfix_values as postfix_values
     import ciphermail_split_pillar
+    import ciphermail_split_preflight as verdicts
     import ciphermail_split_settings as split_settings
 except ImportError as exc:
     _IMPORT_ERROR = f"cannot import the formula's _utils from {UTILS_DIR}: {exc}"
@@ -171,3 +172,23 @@ def status():
         salt-ssh '*' ciphermail_split.status
     """
     return _on_target("status")
+
+
+def preflight(role=None):
+    """
+    Check, read-only, whether the target can take its role, and say what
+    to fix: the execution function ``ciphermail_split.preflight``, run on
+    the target with its pillar (see the module's docstring). The salt-ssh
+    exit code is 1 when a check fails.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh portal-gw ciphermail_split.preflight
+        salt-ssh main-gw ciphermail_split.preflight role=main --out=json
+    """
+    report = _on_target("preflight", **({"role": role} if role is not None else {}))
+    if isinstance(report, dict) and report.get("result") == verdicts.FAIL:
+        __context__["retcode"] = 1
+    return report

@@ -5,8 +5,8 @@ roster of the targets main and portal, each a sandboxed gateway with its
 own thin_dir, the master set up as the README says (the formula in
 file_roots and module_dirs). With the same contract as with a minion:
 test=True predicts, the live run makes exactly the predicted changes, a
-second run writes nothing; status reads each gateway as configured; clean
-gives each gateway back. The gateways' ciphermail-cli wants a credential
+second run writes nothing; preflight and status read each gateway with its
+pillar; clean gives each gateway back. The gateways' ciphermail-cli wants a credential
 (``command_env``), which never goes on a command line. Runs under the Salt
 of the venv (``make test SALT_VERSION=3006`` runs it on Salt 3006).
 """
@@ -34,6 +34,11 @@ def on_both(salt_ssh, work):
         return {name: future.result() for name, future in futures.items()}
 
 
+def call_on_both(salt_ssh, function):
+    """``salt-ssh <target> function`` on main and portal at the same time; {name: SaltSshRun}."""
+    return on_both(salt_ssh, lambda target: salt_ssh.ssh(target.name, function))
+
+
 def utils_synced(run):
     """The states of a run that put the formula's _utils on a Salt 3006 target."""
     return {state_id: ret for state_id, ret in run.states.items() if state_id.endswith("-utils-synced")}
@@ -43,6 +48,15 @@ def test_both_roles_through_salt_ssh(salt_ssh, sshd):
     main, portal = salt_ssh.gateways["main"], salt_ssh.gateways["portal"]
     portal.cli("domain", "list")  # the gateway as it was: initialised, empty
     before = {name: (gateway.sim_state(), gateway.files()) for name, gateway in salt_ssh.gateways.items()}
+
+    # Preflight reads the gateway with its pillar (the credential reaches ciphermail-cli), and writes nothing.
+    preflight = salt_ssh.ssh("portal", "ciphermail_split.preflight")
+    assert preflight.returncode == 0, preflight
+    assert (preflight.data["role"], preflight.data["result"]) == ("portal", "warn")
+    assert preflight.data["checks"]["cli_answers"]["result"] == "ok"
+    assert preflight.data["checks"]["cli_read:domain_property_get"]["result"] == "warn"  # no domain yet
+    assert portal.write_calls() == []
+    assert portal.files() == before["portal"][1]
 
     live = on_both(salt_ssh, converge_apply)
     assert set(live["main"].changes) == {
@@ -69,7 +83,7 @@ def test_both_roles_through_salt_ssh(salt_ssh, sshd):
             assert synced["result"] is True
             assert synced["comment"] == "The formula's _utils are already in this salt-ssh target's module cache"
 
-    status = on_both(salt_ssh, lambda target: salt_ssh.ssh(target.name, "ciphermail_split.status"))
+    status = call_on_both(salt_ssh, "ciphermail_split.status")
     assert all(run.returncode == 0 for run in status.values()), status
     main_status, portal_status = status["main"].data, status["portal"].data
     assert (main_status["role"], main_status["role_in_pillar"]) == ("main", "main")
@@ -107,6 +121,23 @@ def test_both_roles_through_salt_ssh(salt_ssh, sshd):
     sshd.stop()
     with pytest.raises(ConnectionRefusedError), socket.create_connection((sshd.host, sshd.port), timeout=5):
         pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="preflight of the main role fails on main as merged (a KeyError in its portal_smtp check: smtp_check "
+    "now reports per portal node; test/functional/test_preflight.py fails there too)",
+)
+def test_main_preflight_through_salt_ssh_fails_on_a_portal_that_does_not_answer(salt_ssh):
+    main = salt_ssh.gateways["main"]
+    files = main.files()
+    preflight = salt_ssh.ssh("main", "ciphermail_split.preflight")
+    assert preflight.returncode == 20, preflight  # salt-ssh's exit code for a failure
+    assert (preflight.data["role"], preflight.data["result"]) == ("main", "fail")
+    failed = {name for name, check in preflight.data["checks"].items() if check["result"] == "fail"}
+    assert failed == {"portal_smtp"}, preflight.data  # nothing listens for SMTP at the portal
+    assert main.write_calls() == []
+    assert main.files() == files
 
 
 def test_salt_ssh_checks_the_pillar_on_the_master_or_says_what_to_configure(salt_ssh, sshd):
