@@ -641,13 +641,16 @@ def _portal_smtp_check(mapdata):
         check = __salt__["ciphermail_mta.smtp_check"](host=host, port=port)
     except (CommandExecutionError, SaltInvocationError) as exc:
         return verdicts.verdict(verdicts.FAIL, str(exc), "Correct portal_server and portal_port")
-    where = f"smtp_check {check['host']}:{check['port']}"
+    nodes = check["nodes"]
     if check["ok"]:
-        return verdicts.verdict(verdicts.OK, f"{where}: {check['banner']}")
+        return verdicts.verdict(
+            verdicts.OK, "; ".join(f"smtp_check {node['host']}:{node['port']}: {node['banner']}" for node in nodes)
+        )
+    ports = ", ".join(sorted({str(node["port"]) for node in nodes}))
     return verdicts.verdict(
         verdicts.FAIL,
-        f"{where}: {check['error']}",
-        f"Let this gateway reach the portal's SMTP service on port {check['port']} (firewall, the portal's "
+        "; ".join(f"smtp_check {node['host']}:{node['port']}: {node['error']}" for node in nodes if node["error"]),
+        f"Let this gateway reach the portal's SMTP service on port {ports} (firewall, the portal's "
         "inet_interfaces), or correct portal_server and portal_port",
     )
 
