@@ -340,7 +340,7 @@ def test_hung_cli_is_cut_off_by_cli_timeout_and_the_next_run_converges(states, g
     hung = domain_present()
 
     assert hung.result is False
-    assert "Timed out after 1 seconds" in hung.comment
+    assert "timed out after 1 s (ciphermail_split:lookup:cli_timeout)" in hung.comment
     assert "Traceback" not in hung.comment
     assert cli_processes(gateway) == []
     assert gateway.write_calls() == []
