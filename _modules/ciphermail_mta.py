@@ -89,7 +89,8 @@ def nexthop(host, port=None):
 def mynetworks_entry(address, allow_networks=False):
     """
     Return the ``mynetworks`` entry for ``address``: an IPv4 host bare
-    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``).
+    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``), an
+    IPv4-mapped IPv6 address as IPv4 (Postfix sees such a client as IPv4).
     Networks (``10.0.0.0/8``, ``[2001:db8::]/32``) only with
     ``allow_networks``: the portal relays mail for every address in them.
     ``/0`` is always refused.

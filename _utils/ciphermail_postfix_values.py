@@ -40,6 +40,7 @@ _PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}", re.IGNORECASE)
 _PORT_TEXT = re.compile(r"[0-9]{1,5}")
 _PREFIX_TEXT = re.compile(r"/[0-9]{1,3}")
 _ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 
@@ -50,6 +51,19 @@ def _ip_address(value):
     except ValueError:
         return None
     return None if getattr(address, "scope_id", None) else address
+
+
+def _unmapped(address):
+    """
+    ``address`` (an IP address or network) in the form Postfix matches: an
+    IPv4-mapped IPv6 one (``::ffff:192.0.2.10``) as IPv4, since Postfix sees
+    such a client as plain IPv4 (``192.0.2.10``) and would never match it.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        return address.ipv4_mapped or address
+    if isinstance(address, ipaddress.IPv6Network) and address.prefixlen >= 96 and address.subnet_of(_IPV4_MAPPED):
+        return ipaddress.IPv4Network((int(address.network_address) & 0xFFFFFFFF, address.prefixlen - 96))
+    return address
 
 
 def _host_name(value, what):
@@ -71,15 +85,18 @@ def port_number(value):
 def _host(value, what):
     """``(address, host)`` of a plain host name or IP address: the address (None for a name), the host written back."""
     address = _ip_address(value) if isinstance(value, str) else None
-    return (None, _host_name(value, what)) if address is None else (address, address.compressed)
+    if address is None:
+        return None, _host_name(value, what)
+    address = _unmapped(address)
+    return address, address.compressed
 
 
 def nexthop(host, port=None):
     """
     The transport nexthop that delivers to ``host`` by SMTP without MX
     lookup: ``smtp:[portal.example.net]``, ``smtp:[192.0.2.20]:2525``,
-    ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address;
-    ``port``: 1-65535 or None.
+    ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address
+    (an IPv4-mapped IPv6 one is written as IPv4); ``port``: 1-65535 or None.
     """
     address, target = _host(host, "host")
     if address is not None and address.version == 6:
@@ -191,12 +208,14 @@ def same_network(token, entry):
 def mynetworks_entry(address, allow_networks=False):
     """
     The ``mynetworks`` entry for ``address``: an IPv4 host bare
-    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``).
+    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``), an
+    IPv4-mapped IPv6 address (``::ffff:192.0.2.10``) as IPv4.
     Networks only with ``allow_networks``; ``/0`` is always refused.
     """
     network = _network(address) if isinstance(address, str) else None
     if network is None:
         raise invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
+    network = _unmapped(network)
     canonical = _network_entry(network)
     if network.prefixlen == 0:
         raise invalid(
