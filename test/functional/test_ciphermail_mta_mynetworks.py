@@ -39,7 +39,7 @@ def test_ipv6_main_gateway_bracketed_a_changed_address_replaces_it_and_a_second_
     assert gateway.files() == files
     applied = _present(states, ["2001:DB8:0::10"])
     assert (applied.result, applied.changes) == (True, expected), applied.comment
-    assert gateway.postconf("mynetworks") == "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128, [2001:db8::10]/128"
+    assert gateway.postconf("mynetworks") == "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128 [2001:db8::10]/128"
 
     # The main gateway moved: the old address must not keep its relay rights.
     moved = {"mynetworks": {"old": [*BASE_MYNETWORKS, "[2001:db8::10]/128"], "new": [*BASE_MYNETWORKS, "192.0.2.11"]}}

@@ -192,7 +192,7 @@ def test_interrupted_main_cf_write_keeps_mynetworks_and_the_next_run_repairs_it(
         "mynetworks": {"old": BASE_MYNETWORKS, "new": [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]}
     }
     assert mynetworks(gateway) == [*BASE_MYNETWORKS, MAIN_GATEWAY_ADDRESS]
-    assert main_cf.read_bytes() == before.replace(b"[::1]/128\n", f"[::1]/128, {MAIN_GATEWAY_ADDRESS}\n".encode())
+    assert main_cf.read_bytes() == before.replace(b"[::1]/128\n", f"[::1]/128 {MAIN_GATEWAY_ADDRESS}\n".encode())
 
 
 def test_interrupted_override_write_keeps_the_file_runs_no_playbook_and_the_next_run_repairs_it(
@@ -377,4 +377,4 @@ def test_a_moved_main_gateway_loses_its_relay_rights_and_the_admins_entries_stay
     }
     assert converge_state(gateway, present([new])) == {"mynetworks": {"old": [*before, old, ipv6], "new": [*before, new]}}
     assert mynetworks(gateway) == [*BASE_MYNETWORKS, ADMIN_HOST, admins_too, new]
-    assert main_cf.read_text() == text.replace(f"{admins_too}\n", f"{admins_too}, {new}\n")
+    assert main_cf.read_text() == text.replace(f"{admins_too}\n", f"{admins_too} {new}\n")

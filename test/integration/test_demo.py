@@ -19,5 +19,5 @@ def test_demo_converges_without_touching_etc(tmp_path):
     assert len(last_runs) == 2
     for run in last_runs:
         assert "gateway write commands in this run: 0" in run
-        assert re.search(r"Succeeded: 3\n", run)  # no "(changed=...)"
+        assert re.search(r"Succeeded: 4\n", run)  # no "(changed=...)"
     assert etc_salt.exists() == existed

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 #: What ``saltutil.sync_all`` must bring to the minion, by kind.
 SYNCED = {kind: {path.stem for path in (REPO_ROOT / f"_{kind}").glob("*.py")} for kind in ("modules", "states", "utils")}
+READY_STATE = "ciphermail_split-main-ready"
 MAIN_STATES = {
     "ciphermail_split-main-transport-present",
     "ciphermail_split-main-override-present",
@@ -60,8 +61,9 @@ def sync_and_predict(root, fileserver):
     for kind, names in SYNCED.items():
         assert {f"{kind}.{name}" for name in names} <= set(synced[kind]), synced
     predicted = predict_apply(minion)
-    assert set(predicted.results) == MAIN_STATES, predicted
-    assert set(predicted.results.values()) == {None}, predicted
+    assert set(predicted.results) == {READY_STATE, *MAIN_STATES}, predicted
+    assert predicted.results[READY_STATE] is True, predicted
+    assert {predicted.results[state] for state in MAIN_STATES} == {None}, predicted
     assert set(predicted.changes) == MAIN_STATES, predicted
     return predicted
 
