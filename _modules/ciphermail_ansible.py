@@ -34,7 +34,8 @@ __virtualname__ = "ciphermail_ansible"
 #: Lines of playbook output shown when it fails.
 PLAYBOOK_TAIL_LINES = 20
 PLAYBOOK_LOG = "playbook.log"
-#: Mode of the override file (Ansible runs as root; the file holds no secret).
+#: Mode of an override file the formula creates (Ansible runs as root); an
+#: existing file keeps the admin's mode and owner.
 OVERRIDE_MODE = 0o644
 
 
@@ -182,7 +183,7 @@ def _write_override(conf, path, text, expected):
     except OSError as exc:
         raise CommandExecutionError(f"Cannot create {os.path.dirname(path)}: {exc}") from exc
     reads.forget(__context__)
-    files.write_text(path, text, mode=OVERRIDE_MODE)
+    files.write_text(path, text, new_file_mode=OVERRIDE_MODE)
 
 
 def override_set(values):

@@ -206,10 +206,11 @@ def main_cf_get(parameter):
 
 def main_cf_set(parameter, value=None, test=False):
     """
-    Set ``parameter`` in ``main.cf`` with ``postconf -e`` (``value`` None:
-    remove it with ``postconf -X``, so Postfix uses its default). Returns
-    ``{"old": ..., "new": ...}`` as ``postconf -h`` shows the value, or ``{}``
-    when main.cf already says so.
+    Set ``parameter`` in ``main.cf`` as ``postconf -e`` would (``value``
+    None: remove it as ``postconf -X`` would, so Postfix uses its default),
+    editing the file as text, so a main.cf reached through a symlink stays
+    one. Returns ``{"old": ..., "new": ...}`` as ``postconf -h`` shows the
+    value, or ``{}`` when main.cf already says so.
 
     CLI Example:
 
@@ -234,13 +235,29 @@ def _set_main_cf(settings, parameter, value, test):
     change = {"old": old, "new": new}
     if test:
         return change
-    _run(settings, "postconf", ["-X", parameter] if value is None else ["-e", f"{parameter}={value}"])
-    shown = _postconf_values(settings, parameter)[0]
-    if shown != change["new"]:
-        raise CommandExecutionError(
-            f"postconf -h {parameter} shows {shown!r} after the change; expected {change['new']!r}"
-        )
+    if value is None:
+        edited = postfix_text.remove_definitions(text, parameter)
+    else:
+        edited = postfix_text.set_definition(text, parameter, value)
+    _write_main_cf(settings, text, edited, parameter, change["new"], lambda: _postconf_values(settings, parameter)[0])
     return change
+
+
+def _write_main_cf(settings, text, edited, parameter, expected, shown):
+    """
+    Write ``edited`` over main.cf (``text`` before) and check that
+    ``shown()`` (what ``postconf -h parameter`` shows) is now ``expected``;
+    else put ``text`` back and raise.
+    """
+    path = _main_cf(settings)
+    _write_file(path, edited)
+    found = shown()
+    if found != expected:
+        _write_file(path, text)
+        raise CommandExecutionError(
+            f"postconf -h {parameter} shows {found!r} after editing {path}; expected {expected!r}. "
+            f"{path} was put back as it was."
+        )
 
 
 # -- the transport table -----------------------------------------------------------
@@ -477,7 +494,7 @@ def mynetworks_update(
     entry is removed (an equivalent spelling is someone else's). When main.cf
     does not set the parameter, Postfix's computed default is written out
     first (``materialised``). ``unset_if_left``: when exactly these elements
-    are left, remove the parameter from main.cf (``postconf -X``) instead.
+    are left, remove the parameter from main.cf (as ``postconf -X`` would) instead.
 
     Returns ``parameter``, ``old`` and ``new`` (the elements as postconf
     shows them), ``added``, ``removed``, ``materialised`` (the default
@@ -515,16 +532,8 @@ def mynetworks_update(
     if test or (edited == text and not unset):
         return result
     if unset:
-        _run(settings, "postconf", ["-X", parameter])
-    else:
-        _write_file(path, edited)
-    shown = _postconf_list(settings, parameter)
-    if shown != new:
-        _write_file(path, text)
-        raise CommandExecutionError(
-            f"postconf -h {parameter} shows {shown} after editing {path}; expected {new}. "
-            f"{path} was put back as it was."
-        )
+        edited = postfix_text.remove_definitions(text, parameter)
+    _write_main_cf(settings, text, edited, parameter, new, lambda: _postconf_list(settings, parameter))
     return result
 
 

@@ -66,7 +66,7 @@ class Ledger:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         except OSError as exc:
             raise CommandExecutionError(f"Cannot create the ciphermail_split state directory: {exc}") from exc
-        files.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+        files.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", new_file_mode=0o600)
 
     def record(self, kind, key):
         """The record of one item (``{"before": ..., "ours": ...}``), or None when the formula never changed it."""
