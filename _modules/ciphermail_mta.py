@@ -302,15 +302,21 @@ def transport_table():
 
 
 def _lookup(settings, table, key):
-    """What ``postmap -q`` finds for ``key`` (None: nothing, or no database built yet)."""
+    """What ``postmap -q`` finds for ``key`` in the formula's table (None: nothing, or no database built yet)."""
     if not all(os.path.exists(table["path"] + suffix) for suffix in TABLE_TYPES[table["type"]]):
         return None  # no database (postmap -q would also pause a second on its fatal error)
-    result = _run(settings, "postmap", ["-q", key, table["table"]], ok_codes=(0, 1), read=True)
+    return _query(settings, table["table"], key)
+
+
+def _query(settings, table, key):
+    """What ``postmap -q key table`` answers (whitespace collapsed), None when nothing; a broken table raises."""
+    name = postfix_values.query_name(table)
+    result = _run(settings, "postmap", ["-q", key, name], ok_codes=(0, 1), read=True)
     if result["retcode"] == 0:
         return " ".join(result["stdout"].split())
     error = (result.get("stderr") or "").strip()
     if "fatal:" in error and "open database" not in error:
-        raise CommandExecutionError(f"postmap -q {key} {table['table']} failed: {error}")
+        raise CommandExecutionError(f"postmap -q {key} {name} failed: {error}")
     return None
 
 
@@ -353,6 +359,39 @@ def transport_lookup(domain):
     key = postfix_values.table_key(domain)
     settings = _settings()
     return _lookup(settings, _transport_table(settings), key)
+
+
+#: The local part of the address with which the formula asks the tables of
+#: ``transport_maps`` as Postfix would for portal mail (whose local parts
+#: the formula cannot know).
+PROBE_LOCAL_PART = "portal-recipient"
+
+
+def transport_shadowed(domain):
+    """
+    Return the answer Postfix finds for mail to ``domain`` *before* it
+    reaches the domain's entry in the formula's transport table, or None.
+    Postfix looks up the full address in every table of ``transport_maps``
+    (``regexp:``, ``pcre:`` too), then the domain in each fixed-string
+    table in order; this asks them the same way with ``postmap -q``
+    (the address ``portal-recipient@<domain>``). Returns ``{"table": ...,
+    "key": ..., "value": ...}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_mta.transport_shadowed relay-to-webmail.private
+    """
+    key = postfix_values.table_key(domain)
+    settings = _settings()
+    table = _transport_table(settings)
+    entries = postfix_values.split_list(table["maps"]) if table["configured"] else []
+    for lookup_key, entry in postfix_values.transport_lookups_before(entries, table["table"], key, PROBE_LOCAL_PART):
+        value = _query(settings, entry, lookup_key)
+        if value is not None:
+            return {"table": entry, "key": lookup_key, "value": value}
+    return None
 
 
 def transport_set(domain, nexthop, test=False):

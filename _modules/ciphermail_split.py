@@ -195,6 +195,7 @@ def _transport(lookup):
         "entry": __salt__["ciphermail_mta.transport_get"](domain),
         "lookup": __salt__["ciphermail_mta.transport_lookup"](domain),
         "ours": _ledger().record("transport", domain) is not None,
+        "shadowed_by": __salt__["ciphermail_mta.transport_shadowed"](domain),
     }
 
 
@@ -277,8 +278,10 @@ def status():
         the key otherwise); ``playbook``: ``pending`` (the override changed
         and ``cm-run-playbook`` has not succeeded since); ``transport``: the
         ``table``, the private domain's ``entry`` in its source file, its
-        ``lookup`` by ``postmap -q``, and whether the formula wrote it
-        (``ours``).
+        ``lookup`` by ``postmap -q``, whether the formula wrote it
+        (``ours``), and ``shadowed_by``: the answer of a table that Postfix
+        asks first (``table``, ``key``, ``value``), which then wins over the
+        entry.
     portal
         ``mynetworks``: the whole ``value`` and the entries the formula
         added (``ours``); ``private_domain``: ``present``, its

@@ -99,6 +99,7 @@ def transport_present(name, host, port=None):
 
     def work(test, changes):
         nexthop = ciphermail_postfix_values.nexthop(host, port)
+        _refuse_shadowed(name, nexthop)
         plan = _mta("transport_set", name, nexthop, test=True)
         if plan["changes"] and not test:
             _remember_transport(ciphermail_split_ledger.of_host(__opts__, __pillar__), name.lower(), plan)
@@ -112,6 +113,18 @@ def transport_present(name, host, port=None):
         return _reloaded(test, changes, state.report(test, changes, f"Transport entry {name}", where, where))
 
     return state.run(name, work, __opts__, __context__)
+
+
+def _refuse_shadowed(name, nexthop):
+    """Fail when Postfix would find another answer for the domain before the formula's entry."""
+    shadow = _mta("transport_shadowed", name)
+    if shadow and shadow["value"] != nexthop:
+        raise CommandExecutionError(
+            f"Postfix would not use the transport entry {name} {nexthop}: {shadow['table']} answers "
+            f"{shadow['value']} for {shadow['key']} first (Postfix asks every table of transport_maps "
+            f"for the full address, then the fixed-string tables for the domain). Remove that entry, "
+            f"or route it to {nexthop}"
+        )
 
 
 def _made_before_failure(name, nexthop, planned):

@@ -295,6 +295,45 @@ def table_spec(entry):
     return kind, path
 
 
+#: Table types Postfix treats as patterns (``DICT_FLAG_PATTERN``): it asks
+#: them for a transport with the full address only, never the domain.
+PATTERN_TABLE_TYPES = ("regexp", "pcre", "cidr", "tcp", "socketmap", "randmap", "fail")
+_COMPOSITE_TABLE_TYPES = ("unionmap", "pipemap")
+
+
+def query_name(entry):
+    """The ``transport_maps`` element ``entry`` as ``postmap -q`` opens it (``proxy:`` gives the same answers)."""
+    return entry[len("proxy:") :] if entry.startswith("proxy:") else entry
+
+
+def is_pattern_table(entry):
+    """True when Postfix asks the table ``entry`` for full addresses only (a composite: as its first table)."""
+    kind, _, rest = query_name(entry).partition(":")
+    if kind in _COMPOSITE_TABLE_TYPES:
+        inner = split_list(rest.strip()[1:-1]) if rest.strip().startswith("{") else []
+        return bool(inner) and is_pattern_table(inner[0])
+    return kind in PATTERN_TABLE_TYPES
+
+
+def transport_lookups_before(entries, ours, domain, local_part):
+    """
+    The ``(key, table)`` lookups Postfix's trivial-rewrite makes for mail to
+    ``local_part@domain`` before it reaches ``domain`` in the table ``ours``
+    (``type:path``), in its order: the full address in every table of
+    ``entries`` (the elements of ``transport_maps``), then the domain in
+    each fixed-string table up to ``ours``. ``[]`` when ``ours`` is not
+    among ``entries``.
+    """
+    specs = [table_spec(entry) for entry in entries]
+    position = next((index for index, spec in enumerate(specs) if spec and ":".join(spec) == ours), None)
+    if position is None:
+        return []
+    address = f"{local_part}@{domain}"
+    return [(address, entry) for entry in entries] + [
+        (domain, entry) for entry in entries[:position] if not is_pattern_table(entry)
+    ]
+
+
 def table_file(table):
     """``(type, path)`` of a table given as ``type:/absolute/path``, else raise."""
     spec = table_spec(table) if isinstance(table, str) else None

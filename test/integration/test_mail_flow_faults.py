@@ -5,10 +5,17 @@ site): what the formula reports must be what Postfix does with the mail.
 - an address written as IPv4-mapped IPv6 (``::ffff:192.0.2.10``), for the
   main gateway or the portal: Postfix sees the client as plain IPv4, so the
   formula writes the IPv4 form;
+- a table of ``transport_maps`` that Postfix asks before the formula's
+  entry (a ``regexp:`` table, even one listed after it): the main role
+  fails naming it, and Postfix indeed sends the mail there.
 """
 
+import subprocess
+
 import pytest
-from support.mail_site import RELAY_DENIED, delivered_to_portal, mail_site, relay_reply, send
+from support.mail_site import RECIPIENT, RELAY_DENIED, delivered_to_portal, mail_site, relay_reply, send
+from support.postfix_instance import rcpt_reply
+from support.sandbox import age_config
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 pytestmark = pytest.mark.integration
@@ -45,4 +52,50 @@ def test_ipv4_mapped_addresses_are_written_as_ipv4_and_the_main_gateway_relays(t
         nexthop = f"smtp:[{portal.address}]:{portal.port}"
         assert run.changes[TRANSPORT_STATE]["nexthop"] == {"old": None, "new": nexthop}
         delivered_to_portal(instances, send(main, "sender@main.mailflow.test", "mapped addresses"))
+        assert len(portal.messages()) == 1
+
+
+def split_mode_pillars(instances):
+    portal, main = instances["portal"], instances["main"]
+    return {
+        "portal": {**PORTAL_PILLAR, "main_gateway_addresses": [main.address]},
+        "main": {**MAIN_PILLAR, "portal_server": portal.address, "portal_port": portal.port},
+    }
+
+
+SHADOW_ANSWER = "error:5.7.1 routed elsewhere by the admin's regexp"
+
+
+def shadowed_transport(instances):
+    """The main instance's transport_maps: an (empty) hash table, then a regexp table that matches portal mail."""
+    main = instances["main"]
+    transport, shadow = main.config_dir / "transport", main.config_dir / "shadow.re"
+    transport.write_text("")
+    shadow.write_text(f"/@relay-to-webmail\\.private$/ {SHADOW_ANSWER}\n")
+    subprocess.run(["postmap", "-c", str(main.config_dir), f"hash:{transport}"], check=True)
+    main.postconf("-e", f"transport_maps = hash:{transport}, regexp:{shadow}")
+    age_config(main.config_dir)
+
+
+def test_a_table_that_postfix_asks_first_fails_the_main_role_and_postfix_agrees(tmp_path):
+    with mail_site(tmp_path, split_mode_pillars, prepare=shadowed_transport) as (instances, minions):
+        portal, main = instances["portal"], instances["main"]
+        applied(minions["portal"])
+        shadow = f"regexp:{main.config_dir / 'shadow.re'}"
+
+        for test in (True, False):
+            run = minions["main"].apply(test=test)
+            assert run.returncode != 0, run
+            ret = run.states[TRANSPORT_STATE]
+            assert ret["result"] is False and ret["changes"] == {}, ret
+            assert shadow in ret["comment"] and SHADOW_ANSWER in ret["comment"], ret["comment"]
+        # Postfix uses the regexp table, as the formula said: its error transport refuses the recipient.
+        code, text = rcpt_reply(main.address, main.port, RECIPIENT)
+        assert (code, text.endswith("routed elsewhere by the admin's regexp")) == (550, True), (code, text)
+
+        # The admin takes the regexp table out: the main role applies, and mail reaches the portal.
+        main.postconf("-e", f"transport_maps = hash:{main.config_dir / 'transport'}")
+        age_config(main.config_dir)
+        applied(minions["main"])
+        delivered_to_portal(instances, send(main, "sender@main.mailflow.test", "not shadowed"))
         assert len(portal.messages()) == 1

@@ -20,11 +20,12 @@ RELAY_DENIED = "5.7.1 <someone@relay-to-webmail.private>: Relay access denied"
 
 
 @contextlib.contextmanager
-def mail_site(tmp_path, pillars, lookups=None):
+def mail_site(tmp_path, pillars, lookups=None, prepare=None):
     """
     Running ``{"portal": ..., "main": ...}`` instances and their minions.
     ``pillars(instances)``: the role pillars, given the instances (their
-    addresses and ports); ``lookups``: more ``lookup`` per role.
+    addresses and ports); ``lookups``: more ``lookup`` per role;
+    ``prepare(instances)``: configures them further before they start.
     """
     with instance_root() as root:
         portal = PostfixInstance(root, "portal", loopback_address(3), mynetworks="127.0.0.1")
@@ -32,6 +33,8 @@ def mail_site(tmp_path, pillars, lookups=None):
         main = PostfixInstance(root, "main", loopback_address(2), mynetworks="127.0.0.0/8")
         instances = {"portal": portal, "main": main}
         given = pillars(instances)
+        if prepare:
+            prepare(instances)
         with running(portal, main):
             with concurrent.futures.ThreadPoolExecutor() as pool:
                 jobs = {

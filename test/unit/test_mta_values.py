@@ -252,3 +252,33 @@ def test_helo_name_refuses(value):
     with pytest.raises(SaltInvocationError):
         values.helo_name(value)
 
+
+
+@pytest.mark.parametrize(
+    ("entry", "pattern"),
+    [
+        ("regexp:/etc/postfix/transport.re", True),
+        ("proxy:pcre:/etc/postfix/transport.pcre", True),
+        ("hash:/etc/postfix/transport", False),
+        ("inline:{ a=b }", False),
+        ("static:smtp:[x]", False),
+        ("unionmap:{regexp:/a.re, hash:/b}", True),
+        ("unionmap:{hash:/b, regexp:/a.re}", False),
+        ("mysql:/etc/postfix/transport.cf", False),
+    ],
+)
+def test_is_pattern_table(entry, pattern):
+    assert values.is_pattern_table(entry) is pattern
+
+
+def test_transport_lookups_follow_trivial_rewrite():
+    entries = ["inline:{ a=b }", "regexp:/r.re", "proxy:hash:/t", "pcre:/p.pcre", "hash:/later"]
+    assert values.transport_lookups_before(entries, "hash:/t", "relay.private", "someone") == [
+        ("someone@relay.private", "inline:{ a=b }"),
+        ("someone@relay.private", "regexp:/r.re"),
+        ("someone@relay.private", "proxy:hash:/t"),
+        ("someone@relay.private", "pcre:/p.pcre"),
+        ("someone@relay.private", "hash:/later"),
+        ("relay.private", "inline:{ a=b }"),
+    ]
+    assert values.transport_lookups_before(entries, "hash:/elsewhere", "relay.private", "someone") == []
