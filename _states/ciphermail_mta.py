@@ -46,20 +46,40 @@ def _mta(function, *args, **kwargs):
 
 
 
-def _reloaded(test, made, comment):
+RELOAD_RETRIED = {"old": "pending", "new": "done"}
+
+
+def _reloaded(test, changes, comment):
     """
     ``comment``, and after a live change, Postfix reloaded once (when it is
-    running). A failed reload fails the state; the changes are still reported.
+    running). A reload that failed in an earlier run is pending in the
+    ledger, and is done now although nothing changed: ``changes`` get
+    ``reload`` ``{"old": "pending", "new": "done"}`` (predicted under
+    test=True). A failed reload fails the state and stays pending; the
+    changes are still reported.
     """
-    if test or not made:
+    ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
+    retry = not changes and ledger.reload_pending
+    if not retry and (test or not changes):
         return comment
+    earlier = " (its reload failed in an earlier run)" if retry else ""
+    if retry:
+        changes["reload"] = dict(RELOAD_RETRIED)
+        if test:
+            return f"{comment}; Postfix would be reloaded, if it is running{earlier}"
+    ledger.set_reload_pending(True)
     try:
         reloaded = _mta("reload_if_running")["reloaded"]
     except CommandExecutionError as exc:
-        raise CommandExecutionError(f"{comment}, but reloading Postfix failed: {exc}") from exc
-    return f"{comment}; " + (
-        "Postfix has been reloaded" if reloaded else "Postfix is not running, so it has not been reloaded"
-    )
+        if retry:
+            changes.clear()
+        raise CommandExecutionError(
+            f"{comment}, but reloading Postfix failed: {exc}. The next run reloads it"
+        ) from exc
+    ledger.set_reload_pending(False)
+    if reloaded:
+        return f"{comment}; Postfix has been reloaded{earlier}"
+    return f"{comment}; Postfix is not running, so it has not been reloaded{earlier}"
 
 
 # -- transport -----------------------------------------------------------------
@@ -198,7 +218,7 @@ def transport_absent(name, force=False):
             ledger.forget("transport_maps", TRANSPORT_MAPS)
         changes.update(made)
         comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
-        return _reloaded(test, made, comment)
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)
 
@@ -309,9 +329,13 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
             _forget_entries(ledger, parameter, stale)
         changes.update(made)
         if made:
-            return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
-        subject, plural = state.things(f"{parameter} entry", f"{parameter} entries", wanted)
-        return state.settled(subject, "present", plural) if wanted else state.settled(parameter, "as it should be")
+            comment = state.changed(test, parameter, _list_update(parameter, made))
+        elif wanted:
+            subject, plural = state.things(f"{parameter} entry", f"{parameter} entries", wanted)
+            comment = state.settled(subject, "present", plural)
+        else:
+            comment = state.settled(parameter, "as it should be")
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)
 
@@ -346,7 +370,9 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
             _forget_entries(ledger, parameter, [entry for entry in targets if entry in ours])
         changes.update(made)
         if made:
-            return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
-        return state.settled(parameter, "without the formula's entries")
+            comment = state.changed(test, parameter, _list_update(parameter, made))
+        else:
+            comment = state.settled(parameter, "without the formula's entries")
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)

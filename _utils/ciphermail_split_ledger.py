@@ -10,8 +10,10 @@ did: an item is restored to its old value only while it still holds ours, so
 an admin's later edit is never overwritten and nothing the formula did not
 add is ever removed.
 
-The ledger also remembers a pending ``cm-run-playbook`` run: the override
-file changed but the playbook has not yet succeeded since.
+The ledger also remembers what is still pending: a ``cm-run-playbook`` run
+(the override file changed but the playbook has not yet succeeded since),
+and a ``postfix reload`` (Postfix's configuration changed but the reload
+failed), so the next run does it.
 
 It is one JSON file, ``<state_dir>/ledger.json``, read afresh by every call
 and written atomically. The state and execution modules keep it through
@@ -52,13 +54,14 @@ class Ledger:
         """Every record and whether a playbook run is pending."""
         text = files.read_text(self.path)
         if text is None:
-            return {"records": {}, "playbook_pending": False}
+            return {"records": {}, "playbook_pending": False, "reload_pending": False}
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise CommandExecutionError(f"Cannot read the ciphermail_split ledger {self.path}: {exc}") from exc
         data.setdefault("records", {})
         data.setdefault("playbook_pending", False)
+        data.setdefault("reload_pending", False)
         return data
 
     def _save(self, data):
@@ -139,11 +142,23 @@ class Ledger:
 
     def set_playbook_pending(self, pending):
         """Remember (or clear) a pending ``cm-run-playbook`` run."""
+        return self._set_flag("playbook_pending", pending)
+
+    @property
+    def reload_pending(self):
+        """True when Postfix's configuration changed and ``postfix reload`` has not succeeded since."""
+        return bool(self.load()["reload_pending"])
+
+    def set_reload_pending(self, pending):
+        """Remember (or clear) a pending ``postfix reload``."""
+        return self._set_flag("reload_pending", pending)
+
+    def _set_flag(self, flag, value):
         data = self.load()
-        if bool(data["playbook_pending"]) != bool(pending):
-            data["playbook_pending"] = bool(pending)
+        if bool(data[flag]) != bool(value):
+            data[flag] = bool(value)
             self._save(data)
-        return bool(pending)
+        return bool(value)
 
 
 def of_host(opts, pillar):

@@ -7,14 +7,17 @@ site): what the formula reports must be what Postfix does with the mail.
   formula writes the IPv4 form;
 - a table of ``transport_maps`` that Postfix asks before the formula's
   entry (a ``regexp:`` table, even one listed after it): the main role
-  fails naming it, and Postfix indeed sends the mail there.
+  fails naming it, and Postfix indeed sends the mail there;
+- ``postfix reload`` failing after a change: the next run reloads, so the
+  change takes effect.
 """
 
+import shutil
 import subprocess
 
 import pytest
-from support.mail_site import RECIPIENT, RELAY_DENIED, delivered_to_portal, mail_site, relay_reply, send
-from support.postfix_instance import rcpt_reply
+from support.mail_site import RECIPIENT, RELAY_DENIED, delivered_to_portal, mail_site, relay_reply, reloads, send
+from support.postfix_instance import rcpt_reply, wait_for
 from support.sandbox import age_config
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
@@ -99,3 +102,42 @@ def test_a_table_that_postfix_asks_first_fails_the_main_role_and_postfix_agrees(
         applied(minions["main"])
         delivered_to_portal(instances, send(main, "sender@main.mailflow.test", "not shadowed"))
         assert len(portal.messages()) == 1
+
+
+def failing_reload(directory):
+    """``postfix`` whose ``reload`` fails (every other command is the real one)."""
+    wrapper = directory / "postfix-reload-fails"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for word in "$@"; do\n'
+        '  [ "$word" = reload ] && { echo "postfix: fatal: simulated reload failure" >&2; exit 1; }\n'
+        "done\n"
+        f'exec {shutil.which("postfix")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_a_failed_reload_is_retried_by_the_next_run_and_the_main_gateway_then_relays(tmp_path):
+    with mail_site(tmp_path, split_mode_pillars) as (instances, minions):
+        portal, main, minion = instances["portal"], instances["main"], minions["portal"]
+        pillar = split_mode_pillars(instances)["portal"]
+        lookup = {"postfix_config_dir": str(portal.config_dir)}
+
+        minion.set_pillar({**pillar, "lookup": {**lookup, "postfix": failing_reload(tmp_path)}})
+        failed = minion.apply()
+        assert failed.results[MYNETWORKS_STATE] is False, failed.states[MYNETWORKS_STATE]
+        assert "simulated reload failure" in failed.states[MYNETWORKS_STATE]["comment"]
+        assert main.address in portal.mynetworks()  # written, but not in force
+        assert reloads(portal) == 0
+
+        minion.set_pillar({**pillar, "lookup": lookup})
+        retry = {"reload": {"old": "pending", "new": "done"}}
+        predicted = minion.apply(test=True)
+        assert predicted.results[MYNETWORKS_STATE] is None and predicted.changes[MYNETWORKS_STATE] == retry, predicted
+        run = applied(minion)
+        assert run.changes[MYNETWORKS_STATE] == retry
+        assert "Postfix has been reloaded" in run.states[MYNETWORKS_STATE]["comment"]
+        wait_for("the portal reloaded", lambda: reloads(portal) == 1)
+        assert relay_reply(portal, main.address)[0] == 250
+        assert applied(minion).changes == {}
