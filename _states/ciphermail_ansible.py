@@ -171,12 +171,20 @@ def override_keys_absent(name, keys, force=False):
 # -- cm-run-playbook ----------------------------------------------------------------------
 
 
-def _run_playbook(test, changes):
-    changes.update(PLAYBOOK_CHANGE)
+def _run_playbook(test, changes, only_if_pending=True):
+    """
+    Run the playbook (one run at a time on the gateway). ``only_if_pending``:
+    not when a run this one waited for has applied everything meanwhile.
+    """
     if test:
+        changes.update(PLAYBOOK_CHANGE)
         return state.changed(test, PLAYBOOK, "run")
-    run = __salt__["ciphermail_ansible.playbook_run"]()
-    return state.changed(test, PLAYBOOK, f"run (in {run['seconds']} s)")
+    run = __salt__["ciphermail_ansible.playbook_run"](only_if_pending=only_if_pending)
+    if not run["ran"]:
+        return state.settled(PLAYBOOK, f"applied (by another run, which this one waited {run['waited']} s for)")
+    changes.update(PLAYBOOK_CHANGE)
+    waited = f", after waiting {run['waited']} s for another run" if run["waited"] else ""
+    return state.changed(test, PLAYBOOK, f"run (in {run['seconds']} s{waited})")
 
 
 def _playbook_ret(ret):
@@ -192,7 +200,9 @@ def playbook_applied(name):
     Run ``cm-run-playbook`` when a run is pending: the override file changed
     and the playbook has not succeeded since (also after a failed or
     interrupted run). With ``watch``, also runs when a watched state changed.
-    Never runs twice in one state run.
+    Never runs twice in one state run, and never beside another run's
+    playbook: it waits for that one (up to ``playbook_timeout``), and does
+    not run when that one applied everything meanwhile.
 
     name
         A label.
@@ -222,6 +232,7 @@ def mod_watch(name, sfun=None, **kwargs):  # pylint: disable=unused-argument
     def work(test, changes):
         if sfun != "playbook_applied":
             raise SaltInvocationError(f"ciphermail_ansible.{sfun} does not support watch")
-        return _run_playbook(test, changes)
+        # A watched state of any kind changed: run whether or not the ledger holds a run pending.
+        return _run_playbook(test, changes, only_if_pending=False)
 
     return _playbook_ret(state.run(name, work, __opts__, __context__))
