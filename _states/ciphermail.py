@@ -60,8 +60,8 @@ def global_properties_managed(name, properties):
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
         def set_property(prop, change):
-            ledger.remember("global_property", prop, change["old"], change["new"])
-            __salt__["ciphermail.global_property_set"](prop, change["new"])
+            with ledger.remembered("global_property", prop, change["old"], change["new"]):
+                __salt__["ciphermail.global_property_set"](prop, change["new"])
 
         state.apply_each(test, changes, planned, set_property)
         subject, plural = state.things("Global property", "Global properties", planned or wanted)
@@ -146,14 +146,16 @@ def domain_present(name, properties=None):
 
         def add_or_set(item, change):
             if item == "domain":
-                ledger.remember("domain", domain, None, "present")
-                __salt__["ciphermail.domain_add"](domain)
+                with ledger.remembered("domain", domain, None, "present"):
+                    __salt__["ciphermail.domain_add"](domain)
                 return
-            if exists:
+            if not exists:
                 # Properties of a domain the formula adds go with the domain.
-                key = ciphermail_split_ledger.domain_property_key(domain, item)
-                ledger.remember("domain_property", key, change["old"], change["new"])
-            __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
+                __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
+                return
+            key = ciphermail_split_ledger.domain_property_key(domain, item)
+            with ledger.remembered("domain_property", key, change["old"], change["new"]):
+                __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
 
         state.apply_each(test, changes, planned, add_or_set)
         if not planned:

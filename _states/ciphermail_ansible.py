@@ -78,14 +78,20 @@ def override_keys_present(name, values):
             planned = {"file": {"old": None, "new": path}, **planned}
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
+        def holds(item, value):
+            return gateway_values.normalise_value(__salt__["ciphermail_ansible.override_read"]().get(item)) == value
+
         def set_key(item, change):
             if item == "file":
-                ledger.remember("override_file", path, None, "present")
                 return
-            ledger.remember("override_key", item, change["old"], change["new"])
-            __salt__["ciphermail_ansible.override_set"]({item: typed[item]})
+            with ledger.remembered("override_key", item, change["old"], change["new"], lambda: holds(item, change["new"])):
+                __salt__["ciphermail_ansible.override_set"]({item: typed[item]})
 
-        state.apply_each(test, changes, planned, set_key)
+        if "file" in planned and not test:
+            with ledger.remembered("override_file", path, None, "present", lambda: __salt__["file.file_exists"](path)):
+                state.apply_each(test, changes, planned, set_key)
+        else:
+            state.apply_each(test, changes, planned, set_key)
         subject, plural = _keys_in(path, [key for key in planned if key != "file"] or wanted)
         return state.report(test, planned, subject, "set", "set", plural)
 

@@ -23,6 +23,8 @@ created), ``mynetworks`` (key: ``<parameter>|<entry>``) and
 computed default into main.cf).
 """
 
+import contextlib
+
 import ciphermail_postfix_values
 import ciphermail_split_ledger
 import ciphermail_split_state as state
@@ -85,15 +87,21 @@ def _reloaded(test, changes, comment):
 # -- transport -----------------------------------------------------------------
 
 
-def _remember_transport(ledger, domain, plan):
-    """Record what ``transport_set`` is about to change (``plan``: its test=True answer)."""
+def _transport_records(domain, plan):
+    """
+    ``(item, kind, key, before, ours)`` of what ``transport_set`` is about to
+    change (``plan``: its test=True answer), as the ledger records it.
+    """
     changes = plan["changes"]
+    records = []
     if "transport_file" in changes:
-        ledger.remember("transport_file", changes["transport_file"]["new"], None, plan["table"])
+        records.append(("transport_file", "transport_file", changes["transport_file"]["new"], None, plan["table"]))
     if TRANSPORT_MAPS in changes:
-        ledger.remember("transport_maps", TRANSPORT_MAPS, _mta("main_cf_get", TRANSPORT_MAPS), plan["table"])
+        before = _mta("main_cf_get", TRANSPORT_MAPS)
+        records.append((TRANSPORT_MAPS, "transport_maps", TRANSPORT_MAPS, before, plan["table"]))
     if "nexthop" in changes:
-        ledger.remember("transport", domain, changes["nexthop"]["old"], changes["nexthop"]["new"])
+        records.append(("nexthop", "transport", domain, changes["nexthop"]["old"], changes["nexthop"]["new"]))
+    return records
 
 
 def transport_present(name, host, port=None):
@@ -122,12 +130,16 @@ def transport_present(name, host, port=None):
         _refuse_shadowed(name, nexthop)
         plan = _mta("transport_set", name, nexthop, test=True)
         if plan["changes"] and not test:
-            _remember_transport(ciphermail_split_ledger.of_host(__opts__, __pillar__), name.lower(), plan)
-            try:
-                plan = _mta("transport_set", name, nexthop)
-            except CommandExecutionError:
-                changes.update(_made_before_failure(name, nexthop, plan["changes"]))
-                raise
+            ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
+            with contextlib.ExitStack() as records:
+                for item, *record in _transport_records(name.lower(), plan):
+                    # A failed write keeps the record only of what it changed before failing.
+                    records.enter_context(ledger.remembered(*record, kept=lambda item=item: item in changes))
+                try:
+                    plan = _mta("transport_set", name, nexthop)
+                except CommandExecutionError:
+                    changes.update(_made_before_failure(name, nexthop, plan["changes"]))
+                    raise
         changes.update(plan["changes"])
         where = f"set to {nexthop} in {plan['table']}"
         return _reloaded(test, changes, state.report(test, changes, f"Transport entry {name}", where, where))
@@ -248,12 +260,15 @@ def _update_mynetworks(ledger, parameter, test, remember, **update):
     result = _mta("mynetworks_update", test=True, **update)
     changes = _list_changes(result)
     if changes and not test:
-        if remember:
-            for entry in result["added"]:
-                ledger.remember("mynetworks", ciphermail_split_ledger.mynetworks_key(parameter, entry), None, "present")
-            if result["materialised"] is not None:
-                ledger.remember("mynetworks_param", parameter, None, result["materialised"])
-        changes = _list_changes(_mta("mynetworks_update", **update))
+        with contextlib.ExitStack() as records:
+            if remember:
+                # The update either is made or leaves main.cf as it was: a failure keeps no record.
+                for entry in result["added"]:
+                    key = ciphermail_split_ledger.mynetworks_key(parameter, entry)
+                    records.enter_context(ledger.remembered("mynetworks", key, None, "present"))
+                if result["materialised"] is not None:
+                    records.enter_context(ledger.remembered("mynetworks_param", parameter, None, result["materialised"]))
+            changes = _list_changes(_mta("mynetworks_update", **update))
     return changes
 
 

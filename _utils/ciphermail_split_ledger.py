@@ -20,6 +20,7 @@ and written atomically. The state and execution modules keep it through
 :class:`Ledger`; an admin reads it with ``salt <gw> ciphermail_ledger.show``.
 """
 
+import contextlib
 import json
 import os
 
@@ -107,6 +108,33 @@ class Ledger:
         self._save(data)
         return data["records"].get(record_id)
 
+    @contextlib.contextmanager
+    def remembered(self, kind, key, before, ours, kept=None):
+        """
+        :meth:`remember` the change around the write it guards (the
+        ``with`` block). When the write fails, the record is taken back to
+        what it was, unless ``kept()`` says the item holds ``ours`` anyway
+        (the write went through before the failure): else an admin who then
+        sets the same value by hand would lose it to the next clean.
+        """
+        prior = self.record(kind, key)
+        self.remember(kind, key, before, ours)
+        try:
+            yield
+        except BaseException:
+            if not _holds(kept):
+                self._put_back(kind, key, prior)
+            raise
+
+    def _put_back(self, kind, key, prior):
+        data = self.load()
+        record_id = _record_id(kind, key)
+        if prior is None:
+            data["records"].pop(record_id, None)
+        else:
+            data["records"][record_id] = prior
+        self._save(data)
+
     def forget(self, kind, key):
         """Drop the record of one item (clean restored it, or an admin took it over); True when there was one."""
         data = self.load()
@@ -159,6 +187,16 @@ class Ledger:
             data[flag] = bool(value)
             self._save(data)
         return bool(value)
+
+
+def _holds(kept):
+    """``kept()``, False when there is none or it cannot tell."""
+    if kept is None:
+        return False
+    try:
+        return bool(kept())
+    except Exception:  # pylint: disable=broad-except
+        return False
 
 
 def of_host(opts, pillar):
