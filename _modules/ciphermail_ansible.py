@@ -14,6 +14,7 @@ ledger until the playbook succeeds. Text handling is in
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import logging
 import os
@@ -88,6 +89,59 @@ def override_path():
     """
     conf = _settings()
     return os.path.join(conf["ansible_vars_dir"], conf["override_file"])
+
+
+def override_dir_missing():
+    """
+    Return the topmost directory that creating the override file would
+    create (the Ansible vars directory or one above it), or None when the
+    vars directory exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_ansible.override_dir_missing
+    """
+    vars_dir = _settings()["ansible_vars_dir"]
+    if os.path.lexists(vars_dir):
+        return None
+    top = vars_dir
+    while not os.path.lexists(os.path.dirname(top)) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
+    return top
+
+
+def override_dir_remove(top):
+    """
+    Remove the Ansible vars directory and the directories above it up to
+    ``top`` (the one the formula created first), each only while it is
+    empty. Returns True when the vars directory is gone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_ansible.override_dir_remove /etc/ciphermail/ansible
+    """
+    vars_dir = _settings()["ansible_vars_dir"]
+    top = os.path.normpath(str(top))
+    if os.path.commonpath([vars_dir, top]) != top:
+        raise CommandExecutionError(f"top: got {top!r}; expected {vars_dir} or a directory above it")
+    reads.forget(__context__)
+    current = vars_dir
+    try:
+        while True:
+            os.rmdir(current)
+            if current == top:
+                return True
+            current = os.path.dirname(current)
+    except OSError as exc:
+        if current != vars_dir or exc.errno == errno.ENOENT:
+            return not os.path.lexists(vars_dir)  # a parent that holds other files stays
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise CommandExecutionError(f"Cannot remove {vars_dir}: {exc}") from exc
 
 
 def override_read():

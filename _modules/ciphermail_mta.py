@@ -400,7 +400,8 @@ def transport_set(domain, nexthop, test=False):
     the transport table: replace the domain's entry in place or append one,
     run postmap, verify with ``postmap -q``. When ``transport_maps`` is
     empty, create ``<config_dir>/transport`` (``default_database_type``) and
-    configure it. Also rebuilds a stale database (``postmap -q`` disagrees
+    configure it; a table file ``transport_maps`` names but which is
+    missing is created. Also rebuilds a stale database (``postmap -q`` disagrees
     with the file).
 
     Returns ``{"table": "type:path", "changes": {...}}`` with changes among
@@ -420,10 +421,10 @@ def transport_set(domain, nexthop, test=False):
     text = files.read_text(table["path"])
     current = postfix_text.table_value(text or "", key)
     changes = {}
+    if text is None:
+        changes["transport_file"] = {"old": None, "new": table["path"]}
     if not table["configured"]:
         changes["transport_maps"] = {"old": table["maps"], "new": table["table"]}
-        if text is None:
-            changes["transport_file"] = {"old": None, "new": table["path"]}
     if current != value:
         changes["nexthop"] = {"old": current, "new": value}
     elif TABLE_TYPES[table["type"]] and _lookup(settings, table, key) != value:
@@ -470,11 +471,12 @@ def transport_delete(domain, test=False):
     return {"table": table["table"], "changes": changes, "entries_left": len(postfix_text.table_entries(remaining))}
 
 
-def transport_file_remove(table):
+def transport_file_remove(table, configured_ok=False):
     """
     Delete the source file of a transport table (``type:path``) and the
     database files postmap built from it. Refused while the file still has
-    entries or ``transport_maps`` still uses it. Returns
+    entries, or while ``transport_maps`` still uses it (unless
+    ``configured_ok``: it named the file before the file existed). Returns
     ``{"old": path, "new": None}``, or ``{}`` when there is no file.
 
     CLI Example:
@@ -491,7 +493,8 @@ def transport_file_remove(table):
     if postfix_text.table_entries(text):
         raise CommandExecutionError(f"Not removing {path}: it still has entries")
     maps = _postconf_values(settings, "transport_maps", expand=True)[0]
-    if any(postfix_values.table_spec(entry) == spec for entry in postfix_values.split_list(maps)):
+    used = any(postfix_values.table_spec(entry) == spec for entry in postfix_values.split_list(maps))
+    if used and not configured_ok:
         raise CommandExecutionError(f"Not removing {path}: transport_maps = {maps} uses it")
     reads.forget(__context__)
     try:

@@ -11,6 +11,10 @@ key changes, the ledger records what it was, so ``override_keys_absent``
 takes back only what the formula did.
 """
 
+import contextlib
+import functools
+import os
+
 import ciphermail_gateway_values as gateway_values
 import ciphermail_split_ledger
 import ciphermail_split_state as state
@@ -74,25 +78,33 @@ def override_keys_present(name, values):
         _refuse_overridden(path, wanted)
         current = __salt__["ciphermail_ansible.override_read"]()
         planned = _diff_override(current, wanted)
+        created = {}
         if planned and not __salt__["file.file_exists"](path):
-            planned = {"file": {"old": None, "new": path}, **planned}
+            # Made by the first key's write (listed after the keys, so they show once it succeeded).
+            created["file"] = {"old": None, "new": path}
+            top = __salt__["ciphermail_ansible.override_dir_missing"]()
+            if top:
+                created["directory"] = {"old": None, "new": os.path.dirname(path)}
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
         def holds(item, value):
             return gateway_values.normalise_value(__salt__["ciphermail_ansible.override_read"]().get(item)) == value
 
         def set_key(item, change):
-            if item == "file":
+            if item in created:
                 return
             with ledger.remembered("override_key", item, change["old"], change["new"], lambda: holds(item, change["new"])):
                 __salt__["ciphermail_ansible.override_set"]({item: typed[item]})
 
-        if "file" in planned and not test:
-            with ledger.remembered("override_file", path, None, "present", lambda: __salt__["file.file_exists"](path)):
-                state.apply_each(test, changes, planned, set_key)
-        else:
-            state.apply_each(test, changes, planned, set_key)
-        subject, plural = _keys_in(path, [key for key in planned if key != "file"] or wanted)
+        with contextlib.ExitStack() as records:
+            if not test and "directory" in created:
+                exists = functools.partial(__salt__["file.directory_exists"], os.path.dirname(path))
+                records.enter_context(ledger.remembered("override_dir", os.path.dirname(path), None, top, exists))
+            if not test and "file" in created:
+                exists = functools.partial(__salt__["file.file_exists"], path)
+                records.enter_context(ledger.remembered("override_file", path, None, "present", exists))
+            state.apply_each(test, changes, {**planned, **created}, set_key)
+        subject, plural = _keys_in(path, list(planned) or wanted)
         return state.report(test, planned, subject, "set", "set", plural)
 
     return state.run(name, work, __opts__, __context__)
@@ -169,9 +181,30 @@ def override_keys_absent(name, keys, force=False):
 
             state.apply_each(test, changes, {"file": {"old": path, "new": None}}, delete_file)
             comment += "; " + state.changed(test, path, "deleted")
+            comment += _remove_created_directory(test, changes, ledger, path)
         return comment + state.released_note(released, ("Key", "Keys"))
 
     return state.run(name, work, __opts__, __context__)
+
+
+def _remove_created_directory(test, changes, ledger, path):
+    """Once its override file is gone, remove the vars directory the formula created, if nothing else is in it."""
+    vars_dir = os.path.dirname(path)
+    record = ledger.record("override_dir", vars_dir)
+    if record is None:
+        return ""
+    others = [name for name in __salt__["file.readdir"](vars_dir) if name not in (".", "..", os.path.basename(path))]
+    if others:
+        if not test:
+            ledger.forget("override_dir", vars_dir)
+        return f"; {vars_dir} stays: it holds other files now"
+
+    def remove(_item, _change):
+        __salt__["ciphermail_ansible.override_dir_remove"](record["ours"])
+        ledger.forget("override_dir", vars_dir)
+
+    state.apply_each(test, changes, {"directory": {"old": vars_dir, "new": None}}, remove)
+    return "; " + state.changed(test, vars_dir, "removed (the formula had created it)")
 
 
 # -- cm-run-playbook ----------------------------------------------------------------------

@@ -172,19 +172,21 @@ def _take_back_nexthop(ledger, name, force, test):
     """
     Put back the nexthop an admin had before the formula, or delete the
     entry, while it holds the formula's value (or ``force``). Returns the
-    changes and what is left of the table file: "in use", "empty" or "missing".
+    changes, what is left of the table file ("in use", "empty" or
+    "missing"), and the entry someone changed since the formula set it,
+    which stays (else None).
     """
     domain = name.lower()
     current = _mta("transport_get", name)
     record = ledger.record("transport", domain)
     action = ledger.restore_plan("transport", domain, current)["action"]
     if record and record["before"] is not None and (action == "restore" or force):
-        return _mta("transport_set", name, record["before"], test=test)["changes"], "in use"
+        return _mta("transport_set", name, record["before"], test=test)["changes"], "in use", None
     if current is None or action == "restore" or force:
         result = _mta("transport_delete", name, test=test)
         left = result["entries_left"]
-        return result["changes"], "missing" if left is None else ("in use" if left else "empty")
-    return {}, "in use"
+        return result["changes"], "missing" if left is None else ("in use" if left else "empty"), None
+    return {}, "in use", current if action == "release" else None
 
 
 def _restore_transport_maps(ledger, test):
@@ -218,18 +220,29 @@ def transport_absent(name, force=False):
         table = _mta("transport_table")
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         created = ledger.record("transport_file", table["path"])
-        made, table_file = _take_back_nexthop(ledger, name, force, test)
-        if ledger.record("transport_maps", TRANSPORT_MAPS) and not (created and table_file == "in use"):
+        made, table_file, released = _take_back_nexthop(ledger, name, force, test)
+        maps_ours = ledger.record("transport_maps", TRANSPORT_MAPS)
+        if maps_ours and not (created and table_file == "in use"):
             made.update(_restore_transport_maps(ledger, test))
-        if created and table_file == "empty" and (TRANSPORT_MAPS in made or not table["configured"]):
-            removed = {"old": table["path"], "new": None} if test else _mta("transport_file_remove", created["ours"])
+        # A table file the formula created goes once empty; if the formula set transport_maps too,
+        # only with it (an admin's transport_maps named the file before it existed: it goes back to that).
+        if created and table_file == "empty" and (TRANSPORT_MAPS in made or not maps_ours or not table["configured"]):
+            if test:
+                removed = {"old": table["path"], "new": None}
+            else:
+                removed = _mta("transport_file_remove", created["ours"], configured_ok=not maps_ours)
             made.update({"transport_file": removed} if removed else {})
         if not test:
             ledger.forget("transport", name.lower())
             ledger.forget("transport_file", table["path"])
             ledger.forget("transport_maps", TRANSPORT_MAPS)
         changes.update(made)
-        comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
+        if released and not made:
+            comment = state.settled(f"Transport entry {name}", f"set to {released}") + "."
+            comment += state.released_note([name], ("Transport entry", "Transport entries"))
+        else:
+            comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
+            comment += state.released_note([name] if released else [], ("Transport entry", "Transport entries"))
         return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)
