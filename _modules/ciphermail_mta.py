@@ -394,6 +394,31 @@ def transport_shadowed(domain):
     return None
 
 
+def transport_routes(domain):
+    """
+    Return every answer Postfix's tables give for mail to ``domain``, in
+    the order Postfix asks them (see :func:`transport_shadowed`): the first
+    is the route Postfix takes, the others take over once it is gone. Each
+    is ``{"table": ..., "key": ..., "value": ...}``; ``[]`` when no table
+    routes the domain.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_mta.transport_routes relay-to-webmail.private
+    """
+    key = postfix_values.table_key(domain)
+    settings = _settings()
+    entries = postfix_values.split_list(_postconf_values(settings, "transport_maps", expand=True)[0])
+    routes = []
+    for lookup_key, entry in postfix_values.transport_lookups(entries, key, PROBE_LOCAL_PART):
+        value = _query(settings, entry, lookup_key)
+        if value is not None:
+            routes.append({"table": entry, "key": lookup_key, "value": value})
+    return routes
+
+
 def transport_set(domain, nexthop, test=False):
     """
     Route ``domain`` to ``nexthop`` (e.g. ``smtp:[portal.example.net]``) in

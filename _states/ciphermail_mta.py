@@ -373,7 +373,8 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
     Remove the formula's entries from ``mynetworks``: those of ``addresses``,
     or all of them when ``addresses`` is None. An entry that was there before
     the formula, or that an admin wrote since, stays. ``force``: remove the
-    given addresses even when the ledger does not say they are ours. Once
+    given addresses even when the ledger does not say they are ours, and
+    the formula's own entries too. Once
     only the default the formula wrote out is left, main.cf stops setting
     the parameter (``postconf -X``).
 
@@ -390,7 +391,9 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         current = _mta("mynetworks_get", parameter)
         ours = ledger.mynetworks_entries(parameter)
-        targets = ours if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
+        given = [] if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
+        # With force, the given addresses go as well as the formula's own.
+        targets = list(dict.fromkeys([*ours, *given])) if force or addresses is None else given
         made = _update_mynetworks(
             ledger, parameter, test, remember=False, remove=_taken_back(ledger, parameter, targets, current, force)
         )

@@ -315,23 +315,31 @@ def is_pattern_table(entry):
     return kind in PATTERN_TABLE_TYPES
 
 
-def transport_lookups_before(entries, ours, domain, local_part):
+def transport_lookups(entries, domain, local_part):
     """
     The ``(key, table)`` lookups Postfix's trivial-rewrite makes for mail to
-    ``local_part@domain`` before it reaches ``domain`` in the table ``ours``
-    (``type:path``), in its order: the full address in every table of
-    ``entries`` (the elements of ``transport_maps``), then the domain in
-    each fixed-string table up to ``ours``. ``[]`` when ``ours`` is not
-    among ``entries``.
+    ``local_part@domain`` with ``transport_maps`` = ``entries``, in its
+    order: the full address in every table, then the domain in each
+    fixed-string table (not the parent domains or ``*``, asked only after).
+    """
+    address = f"{local_part}@{domain}"
+    return [(address, entry) for entry in entries] + [
+        (domain, entry) for entry in entries if not is_pattern_table(entry)
+    ]
+
+
+def transport_lookups_before(entries, ours, domain, local_part):
+    """
+    The lookups of :func:`transport_lookups` that Postfix makes before it
+    reaches ``domain`` in the table ``ours`` (``type:path``); ``[]`` when
+    ``ours`` is not among ``entries``.
     """
     specs = [table_spec(entry) for entry in entries]
     position = next((index for index, spec in enumerate(specs) if spec and ":".join(spec) == ours), None)
     if position is None:
         return []
-    address = f"{local_part}@{domain}"
-    return [(address, entry) for entry in entries] + [
-        (domain, entry) for entry in entries[:position] if not is_pattern_table(entry)
-    ]
+    lookups = transport_lookups(entries, domain, local_part)
+    return lookups[: lookups.index((domain, entries[position]))]
 
 
 def table_file(table):

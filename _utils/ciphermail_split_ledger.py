@@ -59,7 +59,12 @@ class Ledger:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise CommandExecutionError(f"Cannot read the ciphermail_split ledger {self.path}: {exc}") from exc
+            raise CommandExecutionError(
+                f"Cannot read the ciphermail_split ledger {self.path}: {exc}. It records what the formula "
+                "changed, which clean takes back. Put back a copy from your backup; or move it aside: the "
+                "formula then starts a new one, and clean names what it cannot prove is the formula's, for "
+                "you to take back with pillar ciphermail_split:clean_force"
+            ) from exc
         data.setdefault("records", {})
         data.setdefault("playbook_pending", False)
         data.setdefault("reload_pending", False)

@@ -152,6 +152,7 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
     for messenger, enabled in config["messengers"].items():
         _check(found, f"{PILLAR_KEY}:messengers:{messenger}", _bool, enabled)
     _check(found, f"{PILLAR_KEY}:allow_networks", _bool, config["allow_networks"])
+    _check(found, f"{PILLAR_KEY}:clean_force", _bool, config["clean_force"])
     if config["role"] == "main":
         _check_main(config, cleaning, found)
     elif config["role"] == "portal":
