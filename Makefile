@@ -38,7 +38,7 @@ BIN      := $(CURDIR)/$(VENV)/bin
 LINT_BIN := $(CURDIR)/.venv/bin
 export PATH := $(BIN):$(PATH):/usr/sbin:/sbin
 
-.PHONY: test lint lint-python lint-yaml lint-salt docs diagram demo bench spm venv postfix graphviz clean
+.PHONY: test lint lint-python lint-yaml lint-salt docs diagram demo bench spm venv postfix sshd graphviz clean
 
 venv: $(VENV)/.installed
 
@@ -63,12 +63,20 @@ postfix:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix; \
 	fi
 
+# The Debian package for the salt-ssh tests, which start their own sshd on
+# 127.0.0.1 (test/support/sshd.py); the system's sshd is not started.
+sshd:
+	@if ! test -x /usr/sbin/sshd; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server openssh-client; \
+	fi
+
 # Six workers on the two cores CI has, each taking tests from the others
 # when it runs dry (worksteal: the long master and clean tests do not hold up
 # the end): much of a test waits on Postfix (it pauses while main.cf is
 # younger than a second) or on child processes. A SALT_VERSION run does not
 # lint: the linters live in .venv.
-test: venv postfix $(if $(SALT_VERSION),,lint)
+test: venv postfix sshd $(if $(SALT_VERSION),,lint)
 	$(BIN)/python -m pytest -n 6 --dist worksteal $(TIERS)
 
 # One target per linter, so that .pre-commit-config.yaml runs the same commands.

@@ -82,7 +82,7 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     the data the SLS files use (``command_env`` values masked). The
     formula's ``map.jinja`` calls it, and an SLS with problems renders one
     failing state per problem and nothing else, so a bad pillar changes
-    nothing. Needs no gateway tool.
+    nothing. Needs no gateway tool, but Postfix for a list of portal nodes.
 
     pillar
         The ``ciphermail_split`` pillar (default: this minion's).
@@ -92,6 +92,10 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     sls
         The SLS being rendered: a role SLS also checks that the pillar role
         matches it, a ``clean`` SLS needs only the role.
+
+    A main gateway with several portal nodes in ``portal_server`` also
+    needs Postfix 3.5 or later (``ciphermail_mta.postfix_version``): on an
+    older one that is a problem too, naming the version.
 
     CLI Example:
 
@@ -104,6 +108,11 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     mapdata, problems = ciphermail_split_pillar.problems(
         pillar, defaults or _formula_defaults(), sls, _config_lookup()
     )
+    if not problems and ciphermail_split_pillar.portal_nodes_listed(mapdata, sls):
+        try:
+            problems = ciphermail_split_pillar.postfix_problems(mapdata, __salt__["ciphermail_mta.postfix_version"]())
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            problems = ciphermail_split_pillar.postfix_problems(mapdata, error=str(exc))
     return {"problems": problems, "mapdata": mapdata}
 
 
@@ -333,6 +342,18 @@ def _transport(lookup):
     }
 
 
+def _tls_policy(lookup):
+    domain = str(lookup["private_domain"]).lower()
+    table = __salt__["ciphermail_mta.tls_policy_table"]()
+    nexthops = postfix_values.nexthop_list_elements(__salt__["ciphermail_mta.transport_get"](domain) or "")
+    policy_of = __salt__["ciphermail_mta.tls_policy_get"]
+    return {
+        "table": table["table"] if table["configured"] else None,
+        "entries": {nexthop: policy_of(nexthop) for nexthop in nexthops if nexthop.startswith("[")},
+        "ours": sorted(_ledger().records("tls_policy")),
+    }
+
+
 def _mynetworks(lookup):
     parameter = lookup["mynetworks_parameter"]
     return {
@@ -415,7 +436,9 @@ def status():
         ``lookup`` by ``postmap -q``, whether the formula wrote it
         (``ours``), and ``shadowed_by``: the answer of a table that Postfix
         asks first (``table``, ``key``, ``value``), which then wins over the
-        entry.
+        entry; ``tls_policy``: the ``smtp_tls_policy_maps`` ``table``, the
+        policy ``entries`` of each nexthop of the transport entry, and the
+        nexthops whose policy the formula set (``ours``).
     portal
         ``mynetworks``: the whole ``value`` and the entries the formula
         added (``ours``); ``private_domain``: ``present``, its
@@ -434,6 +457,7 @@ def status():
             "override": _part(_override, lookup),
             "playbook": _part(_playbook),
             "transport": _part(_transport, lookup),
+            "tls_policy": _part(_tls_policy, lookup),
         }
         portal = {
             "mynetworks": _part(_mynetworks, lookup),

@@ -1,9 +1,11 @@
 """
 The values the ciphermail_split formula writes into Postfix, built and
 checked in pure Python (no Salt loader, no file or process I/O): transport
-nexthops (built, and read back as host and port), ``mynetworks`` entries,
-parameter names, Postfix list splitting, network equivalence and the
-transport table types the formula can edit.
+nexthops for one portal node or a list of them (built, and read back as
+host and port), the Postfix release that takes a list, ``mynetworks``
+entries, parameter names, Postfix list splitting, network equivalence, and
+the lookup tables the formula edits (``transport_maps``,
+``smtp_tls_policy_maps``): which one, and the types it can edit.
 
 Imported as a plain module by ``_modules/ciphermail_mta.py``,
 ``_states/ciphermail_mta.py`` and ``ciphermail_postfix_text`` (Salt puts
@@ -29,6 +31,14 @@ TABLE_TYPES = {
     "dbm": (".dir", ".pag"),
     "sdbm": (".dir", ".pag"),
     "texthash": (),
+}
+
+#: The lookup tables the formula edits, by the main.cf parameter that lists
+#: them: the file it creates when the parameter is empty, and the table it
+#: creates that file beside (same directory, same type).
+TABLES = {
+    "transport_maps": {"file": "transport", "beside": None},
+    "smtp_tls_policy_maps": {"file": "tls_policy", "beside": "transport_maps"},
 }
 
 #: One element of a Postfix list: words split on commas/whitespace, a
@@ -91,18 +101,95 @@ def _host(value, what):
     return address, address.compressed
 
 
+def portal_nodes(hosts, what="host"):
+    """
+    The portal nodes ``hosts`` names, in order: one host name or IP address,
+    or a list of them (each once). Returned as they are written in a
+    nexthop: lowercase names, compressed addresses.
+    """
+    given = [hosts] if isinstance(hosts, str) or not isinstance(hosts, (list, tuple)) else list(hosts)
+    if not given:
+        raise invalid(what, hosts, "a host name or IP address, or a list of them")
+    nodes = [_host(host, what)[1] for host in given]
+    repeated = sorted({node for node in nodes if nodes.count(node) > 1})
+    if repeated:
+        raise invalid(what, hosts, f"each portal node once ({', '.join(repeated)} is given twice)")
+    return nodes
+
+
+def nexthop_elements(hosts, port=None):
+    """
+    The destinations of a transport entry to ``hosts`` (see
+    :func:`portal_nodes`), one per node as Postfix writes and looks it up in
+    ``smtp_tls_policy_maps``: ``[portal.example.net]``, ``[192.0.2.20]:2525``,
+    ``[ipv6:2001:db8::20]``.
+    """
+    port = None if port is None else port_number(port)
+    elements = []
+    for node in portal_nodes(hosts):
+        address = _ip_address(node)
+        target = f"ipv6:{node}" if address is not None and address.version == 6 else node
+        elements.append(f"[{target}]" if port is None else f"[{target}]:{port}")
+    return elements
+
+
 def nexthop(host, port=None):
     """
     The transport nexthop that delivers to ``host`` by SMTP without MX
     lookup: ``smtp:[portal.example.net]``, ``smtp:[192.0.2.20]:2525``,
     ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address
-    (an IPv4-mapped IPv6 one is written as IPv4); ``port``: 1-65535 or None.
+    (an IPv4-mapped IPv6 one is written as IPv4),
+    or a list of them, the portal nodes tried in order: ``smtp:[a]:25, [b]:25``
+    (Postfix 3.5 and later; one transport, then the nexthops, so each
+    element after the first has no ``smtp:``). ``port``: 1-65535 or None.
     """
-    address, target = _host(host, "host")
-    if address is not None and address.version == 6:
-        target = f"ipv6:{target}"
-    result = f"smtp:[{target}]"
-    return result if port is None else f"{result}:{port_number(port)}"
+    return "smtp:" + ", ".join(nexthop_elements(host, port))
+
+
+def nexthop_list_elements(value):
+    """
+    The destinations of a transport entry's nexthop field, without its
+    transport: ``smtp:[a]:25, [b]:25`` -> ``["[a]:25", "[b]:25"]``; a value
+    without a transport (``[a]``) is taken as it is. Each is what Postfix
+    looks up in ``smtp_tls_policy_maps``.
+    """
+    elements = split_list(value) if isinstance(value, str) else []
+    if elements and not elements[0].startswith("["):
+        transport, colon, rest = elements[0].partition(":")
+        if colon and "." not in transport and rest:
+            elements[0] = rest
+    return elements
+
+
+def multiple_nexthops(value):
+    """True when the transport value ``value`` lists more than one nexthop (Postfix 3.5 and later)."""
+    return len(nexthop_list_elements(value)) > 1
+
+
+#: The first Postfix release that takes a list of nexthops in a transport entry.
+NEXTHOP_LISTS_SINCE = (3, 5)
+
+
+def postfix_release(version):
+    """``(major, minor)`` of a Postfix ``mail_version`` such as ``3.7.11``, else raise."""
+    match = re.match(r"(\d+)\.(\d+)", version) if isinstance(version, str) else None
+    if match is None:
+        raise invalid("mail_version", version, "a Postfix version such as 3.7.11")
+    return int(match[1]), int(match[2])
+
+
+def nexthop_lists_refusal(version):
+    """
+    Why this Postfix (``mail_version`` ``version``) cannot take a list of
+    nexthops, or None when it can.
+    """
+    if postfix_release(version) >= NEXTHOP_LISTS_SINCE:
+        return None
+    since = ".".join(map(str, NEXTHOP_LISTS_SINCE))
+    return (
+        f"Postfix {version} on this gateway takes one nexthop per transport entry; "
+        f"a list needs Postfix {since} or later"
+    )
 
 
 def helo_name(value):
@@ -154,6 +241,62 @@ def nexthop_destination(value, what="nexthop"):
     except SaltInvocationError as exc:
         raise invalid(what, value, expected) from exc
     return host, port
+
+
+def nexthop_destinations(value, what="nexthop"):
+    """
+    The destinations of a transport nexthop field, or of what an admin gives
+    for one, each as ``{"key", "host", "port"}``: one destination as
+    :func:`nexthop_destination` reads it, a list of them, or a nexthop list
+    as a transport entry writes it (``smtp:[a]:25, [b]:25``; after the first,
+    each in brackets, without a transport). ``key`` is the destination as
+    Postfix looks it up in ``smtp_tls_policy_maps`` (as written, without
+    the transport; None for a plain host, which Postfix would look up in DNS).
+    """
+    listed = isinstance(value, (list, tuple))
+    items = list(value) if listed else split_list(value) if isinstance(value, str) else [value]
+    if not items or (not listed and len(items) > 1 and any(not item.startswith("[") for item in items[1:])):
+        raise invalid(what, value, "one destination, or destinations in brackets separated by commas")
+    destinations = []
+    for item in items:
+        host, port = nexthop_destination(item, what if len(items) == 1 and not listed else f"{what} element")
+        match = _DESTINATION.fullmatch(item)
+        key = None if match is None else item[len(match["transport"]) + 1 :] if match["transport"] is not None else item
+        destinations.append({"key": key and key.lower(), "host": host, "port": port})
+    return destinations
+
+
+def destinations_on_port(destinations, port=None, default=25):
+    """
+    ``destinations`` (see :func:`nexthop_destinations`) with ``port`` (the
+    port an admin gives, or None) applied: a destination that names another
+    port is refused; each gets a port (``default`` when none is named) and a
+    ``key`` (a plain host's bracketed, with the given port).
+    """
+    if port is not None:
+        port = port_number(port)
+    placed = []
+    for destination in destinations:
+        named = destination["port"]
+        if port is not None and named is not None and port != named:
+            raise invalid("port", port, f"none, or the port the destination names ({named})")
+        key = destination["key"]
+        if key is None or (port is not None and named is None):
+            key = nexthop_elements([destination["host"]], port)[0]
+        placed.append({**destination, "key": key, "port": named or port or default})
+    return placed
+
+
+def policy_key(value, what="nexthop"):
+    """
+    The ``smtp_tls_policy_maps`` key of one bracketed nexthop, as a transport
+    entry writes it (``[portal.example.net]``, ``[192.0.2.20]:2525``,
+    ``[ipv6:2001:db8::20]``): Postfix looks each nexthop up exactly so.
+    """
+    if not isinstance(value, str) or not value.startswith("["):
+        raise invalid(what, value, "a nexthop in brackets: [host], [host]:port or [ipv6:address]")
+    nexthop_destination(value, what)
+    return value.lower()
 
 
 def table_key(domain):
@@ -279,10 +422,10 @@ def split_list(value):
     return LIST_TOKEN.findall(value)
 
 
-def table_spec(entry):
+def table_spec(entry, parameter="transport_maps"):
     """
-    ``(type, path)`` of a ``transport_maps`` element the formula can edit
-    (``proxy:`` allowed), or None; a relative path is refused.
+    ``(type, path)`` of an element of the table list ``parameter`` that the
+    formula can edit (``proxy:`` allowed), or None; a relative path is refused.
     """
     spec = entry[len("proxy:") :] if entry.startswith("proxy:") else entry
     kind, colon, path = spec.partition(":")
@@ -290,7 +433,7 @@ def table_spec(entry):
         return None
     if not os.path.isabs(path):
         raise CommandExecutionError(
-            f"transport_maps: {entry} uses a relative path; this formula edits only tables with an absolute path"
+            f"{parameter}: {entry} uses a relative path; this formula edits only tables with an absolute path"
         )
     return kind, path
 
@@ -340,6 +483,41 @@ def transport_lookups_before(entries, ours, domain, local_part):
         return []
     lookups = transport_lookups(entries, domain, local_part)
     return lookups[: lookups.index((domain, entries[position]))]
+
+
+def table_parameter(parameter):
+    """``parameter`` if it names a table list the formula edits (:data:`TABLES`), else raise."""
+    if parameter not in TABLES:
+        raise invalid("parameter", parameter, f"one of {', '.join(TABLES)}")
+    return parameter
+
+
+def editable_table(parameter, maps, default_type, default_dir):
+    """
+    The table of the list ``parameter`` (its value ``maps``, ``$name``
+    expanded) that the formula edits: the first file-based one, ``configured``.
+    When ``maps`` is empty, the table the formula would create and configure:
+    ``<default_type>:<default_dir>/<file>`` (``configured`` False). Returns
+    ``table`` (``type:path``), ``type``, ``path``, ``configured`` and ``maps``.
+    """
+    for entry in split_list(maps):
+        spec = table_spec(entry, parameter)
+        if spec is not None:
+            kind, path = spec
+            return {"table": f"{kind}:{path}", "type": kind, "path": path, "configured": True, "maps": maps}
+    if maps:
+        raise CommandExecutionError(
+            f"{parameter} = {maps} has no table this formula can edit "
+            f"(one of {', '.join(sorted(TABLE_TYPES))} with an absolute path)"
+        )
+    if default_type not in TABLE_TYPES:
+        raise CommandExecutionError(
+            f"default_database_type = {default_type} is not a table type postmap builds from a file"
+        )
+    path = os.path.join(default_dir, TABLES[parameter]["file"])
+    if re.search(r"[\s,{}]", path):
+        raise CommandExecutionError(f"Cannot use {path} as a Postfix table: the path has whitespace, commas or braces")
+    return {"table": f"{default_type}:{path}", "type": default_type, "path": path, "configured": False, "maps": maps}
 
 
 def table_file(table):

@@ -11,6 +11,7 @@ Imported as a plain module by ``_modules/ciphermail_split.py``
 """
 
 import ciphermail_gateway_values as gateway_values
+import ciphermail_postfix_tls as postfix_tls
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_settings as settings
 from ciphermail_split_errors import invalid
@@ -94,9 +95,16 @@ def _check_main(config, cleaning, problems):
     key = f"{PILLAR_KEY}:portal_server"
     if config["portal_server"] is None:
         if not cleaning:
-            problems.append(str(invalid(key, None, "the FQDN, IPv4 or IPv6 address of the portal gateway")))
+            problems.append(
+                str(invalid(key, None, "the FQDN, IPv4 or IPv6 address of the portal gateway, or a list of its nodes"))
+            )
         return
-    if _check(problems, key, postfix_values.nexthop, config["portal_server"]) and config["portal_port"] is not None:
+    if _check(problems, key, postfix_values.portal_nodes, config["portal_server"], key):
+        _check_port(config, problems)
+
+
+def _check_port(config, problems):
+    if config["portal_port"] is not None:
         _check(problems, f"{PILLAR_KEY}:portal_port", postfix_values.port_number, config["portal_port"])
 
 
@@ -105,9 +113,42 @@ def _check_portal(config, cleaning, problems):
     addresses = config["main_gateway_addresses"]
     if not isinstance(addresses, list) or (not addresses and not cleaning):
         problems.append(str(invalid(key, addresses, "a list with the main gateway's IP address(es)")))
-        return
-    for index, address in enumerate(addresses):
-        _check(problems, f"{key}[{index}]", postfix_values.mynetworks_entry, address, config["allow_networks"] is True)
+    else:
+        allow_networks = config["allow_networks"] is True
+        for index, address in enumerate(addresses):
+            _check(problems, f"{key}[{index}]", postfix_values.mynetworks_entry, address, allow_networks)
+    if config["portal_tls"]["level"] is not None:
+        _check_port(config, problems)
+
+
+def portal_nodes_listed(config, sls=None):
+    """
+    True when ``config`` (a checked pillar) has the main role route to
+    several portal nodes, which needs Postfix 3.5 or later: see
+    :func:`postfix_problems`. Not when ``sls`` cleans.
+    """
+    servers = config.get("portal_server")
+    return (
+        config.get("role") == "main"
+        and not sls_role(sls)[1]
+        and isinstance(servers, (list, tuple))
+        and len(servers) > 1
+    )
+
+
+def postfix_problems(config, version=None, error=None):
+    """
+    The problem of a list of portal nodes on this gateway's Postfix:
+    ``version`` is its ``mail_version``; ``error``, why it could not be read.
+    """
+    key = f"{PILLAR_KEY}:portal_server"
+    if error is not None:
+        return [
+            f"{key}: a list of portal nodes needs Postfix 3.5 or later, "
+            f"and the Postfix version cannot be read: {error}"
+        ]
+    refusal = postfix_values.nexthop_lists_refusal(version)
+    return [str(invalid(key, config["portal_server"], f"one host: {refusal}"))] if refusal else []
 
 
 def sls_role(sls):
@@ -153,6 +194,8 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
         _check(found, f"{PILLAR_KEY}:messengers:{messenger}", _bool, enabled)
     _check(found, f"{PILLAR_KEY}:allow_networks", _bool, config["allow_networks"])
     _check(found, f"{PILLAR_KEY}:clean_force", _bool, config["clean_force"])
+    key = f"{PILLAR_KEY}:portal_tls"
+    _check(found, key, postfix_tls.portal_tls, config["portal_tls"], key)
     if config["role"] == "main":
         _check_main(config, cleaning, found)
     elif config["role"] == "portal":

@@ -4,9 +4,10 @@
   Main gateway, taken back in the reverse order: the override key (the file
   too when the formula created it and nothing else is in it), the playbook so
   portal mail is no longer routed to the private domain, then the transport
-  entry. Only what the formula added is removed (with clean_force, what the
-  ledger cannot show as the formula's too); the last state fails when the
-  gateway still takes part in split mode, naming what is left.
+  entry, then the TLS policies of the portal nodes. Only what the formula
+  added is removed (with clean_force, what the ledger cannot show as the
+  formula's too); the last state fails when the gateway still takes part in
+  split mode, naming what is left.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
@@ -40,11 +41,17 @@ ciphermail_split-main-clean-transport-absent:
     - require:
       - ciphermail_ansible: ciphermail_split-main-clean-playbook-applied
 
+ciphermail_split-main-clean-tls-policy-absent:
+  ciphermail_mta.tls_policy_absent:
+    - name: {{ lookup.private_domain | json }}
+    - require:
+      - ciphermail_mta: ciphermail_split-main-clean-transport-absent
+
 ciphermail_split-main-clean-split-mode-absent:
   ciphermail_split.split_mode_absent:
     - role: main
     - force: {{ mapdata.clean_force | json }}
     - addresses: {{ mapdata.main_gateway_addresses | json }}
     - require:
-      - ciphermail_mta: ciphermail_split-main-clean-transport-absent
+      - ciphermail_mta: ciphermail_split-main-clean-tls-policy-absent
 {%- endif %}

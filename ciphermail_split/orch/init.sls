@@ -5,8 +5,11 @@
   (test=True passes through). The portal role first, on every minion whose
   pillar says role: portal, so the portal accepts the main gateway's mail
   before the main gateway sends it; then the main role, only if the portal
-  part succeeded. Addresses the pillar leaves out come from the Salt Mine
-  (see orch/map.jinja and README, Orchestration).
+  part succeeded, on one main gateway at a time in the order of their
+  minion IDs: each step requires the one before, so the run stops at the
+  first main gateway that fails and the others keep what they had.
+  Addresses the pillar leaves out come from the Salt Mine (see
+  orch/map.jinja and README, Orchestration).
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/orch/map.jinja" import orch with context %}
@@ -25,14 +28,19 @@ ciphermail_split-orch-portal-applied:
     - pillar: {{ orch.pillar.portal | json }}
 {%- endif %}
 
-ciphermail_split-orch-main-applied:
+{%- for minion in orch.members.main %}
+{%-   set before = "ciphermail_split-orch-portal-applied" if loop.first
+        else "ciphermail_split-orch-main-applied-" ~ loop.previtem %}
+
+ciphermail_split-orch-main-applied-{{ minion }}:
   salt.state:
-    - tgt: {{ orch.targets.main | json }}
-    - tgt_type: pillar
+    - tgt: {{ minion | json }}
+    - tgt_type: list
     - sls: ciphermail_split.main
-{%- if orch.pillar.main %}
+{%-   if orch.pillar.main %}
     - pillar: {{ orch.pillar.main | json }}
-{%- endif %}
+{%-   endif %}
     - require:
-      - salt: ciphermail_split-orch-portal-applied
+      - salt: {{ before }}
+{%- endfor %}
 {%- endif %}

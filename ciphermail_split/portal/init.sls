@@ -6,7 +6,10 @@
   triggers of the enabled messengers (a disabled one has its trigger off).
   The three run in this order but do not require each other: each reports
   its own outcome (with the CipherMail back-end down, the Postfix part
-  still applies), and the next run completes what failed.
+  still applies), and the next run completes what failed. With portal_tls,
+  a read-only check comes first: Postfix offers STARTTLS with a certificate
+  on the port the main gateway sends to (it fails the run otherwise, so the
+  orchestration does not go on to the main gateways).
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
@@ -19,6 +22,14 @@
 ciphermail_split-portal-ready:
   ciphermail_split.role_ready:
     - role: portal
+{%- if mapdata.portal_tls.level %}
+
+ciphermail_split-portal-starttls-offered:
+  ciphermail_mta.starttls_offered:
+    - port: {{ mapdata.portal_port or 25 }}
+    - require:
+      - ciphermail_split: ciphermail_split-portal-ready
+{%- endif %}
 
 ciphermail_split-portal-mynetworks-present:
   ciphermail_mta.mynetworks_present:

@@ -3,7 +3,7 @@ What ``ciphermail_split.orch`` renders on the master for a given fleet:
 which pillar override each role gets from the Salt Mine, and when it stops
 before running anything. Rendered by Salt's Jinja renderer (the formula's
 own imports included) with a stand-in for the master's runners; the real
-runners are used in test/integration/test_master_two_minions.py.
+runners are used in test/integration/test_master_cluster.py.
 """
 
 import pytest
@@ -13,7 +13,7 @@ from support.masterless import link_formula
 
 ORCH = "ciphermail_split/orch/init.sls"
 MAIN_MINE, PORTAL_MINE = "ciphermail_split_main_addresses", "ciphermail_split_portal_server"
-PORTAL_STEP, MAIN_STEP = "ciphermail_split-orch-portal-applied", "ciphermail_split-orch-main-applied"
+PORTAL_STEP, MAIN_STEP = "ciphermail_split-orch-portal-applied", "ciphermail_split-orch-main-applied-"
 STOPPED = "ciphermail_split-orch-stopped"
 
 
@@ -81,8 +81,33 @@ def test_addresses_the_pillar_leaves_out_come_from_the_mine(render):
     assert step_pillar(states, PORTAL_STEP) == {
         "ciphermail_split": {"main_gateway_addresses": ["192.0.2.10", "192.0.2.11"]}
     }
-    assert step_pillar(states, MAIN_STEP) == {"ciphermail_split": {"portal_server": "portal.dmz.example.net"}}
-    assert {"salt": PORTAL_STEP} in states[MAIN_STEP]["salt.state"][-1]["require"]
+    for main in ("main-1", "main-2"):
+        assert step_pillar(states, MAIN_STEP + main) == {"ciphermail_split": {"portal_server": "portal.dmz.example.net"}}
+
+
+def step_arguments(states, step):
+    return {key: value for item in states[step]["salt.state"] for key, value in item.items()}
+
+
+def test_main_gateways_are_applied_one_at_a_time_each_after_the_one_before(render):
+    pillars = {f"main-{n}": MAIN_WITH_PORTAL for n in (3, 1, 2)} | {"portal-1": PORTAL_WITH_MAIN}
+    states = render(pillars, {})
+    steps = [step for step in states if step.startswith(MAIN_STEP)]
+    assert steps == [MAIN_STEP + "main-1", MAIN_STEP + "main-2", MAIN_STEP + "main-3"]
+    required = [step_arguments(states, step)["require"] for step in steps]
+    assert required == [[{"salt": PORTAL_STEP}], [{"salt": steps[0]}], [{"salt": steps[1]}]]
+    for step, minion in zip(steps, ("main-1", "main-2", "main-3")):
+        arguments = step_arguments(states, step)
+        assert (arguments["tgt"], arguments["tgt_type"], arguments["sls"]) == (minion, "list", "ciphermail_split.main")
+
+
+def test_the_portal_nodes_come_from_every_portal_gateway_in_the_order_of_their_ids(render):
+    pillars = {"main-1": {"role": "main"}, "portal-b": PORTAL_WITH_MAIN, "portal-a": PORTAL_WITH_MAIN}
+    mine = {PORTAL_MINE: {"portal-b": "198.51.100.21", "portal-a": ["198.51.100.20"]}}
+    states = render(pillars, mine)
+    assert step_pillar(states, MAIN_STEP + "main-1") == {
+        "ciphermail_split": {"portal_server": ["198.51.100.20", "198.51.100.21"]}
+    }
 
 
 def test_pillar_wins_over_the_mine(render):
@@ -93,7 +118,7 @@ def test_pillar_wins_over_the_mine(render):
     mine = {MAIN_MINE: {"main-1": ["192.0.2.99"]}, PORTAL_MINE: {"portal-1": ["198.51.100.99"]}}
     states = render(pillars, mine)
     assert step_pillar(states, PORTAL_STEP) is None
-    assert step_pillar(states, MAIN_STEP) is None
+    assert step_pillar(states, MAIN_STEP + "main-1") is None
 
 
 MAIN_WITH_PORTAL = {"role": "main", "portal_server": "p.example.net"}
@@ -109,10 +134,15 @@ STOPS = {
         {PORTAL_MINE: {"portal-1": []}},
         ["ciphermail_split:portal_server", PORTAL_MINE, "from portal-1"],
     ),
-    "two portal addresses": (
+    "two addresses from one portal gateway": (
         {"main-1": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN},
         {PORTAL_MINE: {"portal-1": ["198.51.100.20", "198.51.100.21"]}},
-        ["ciphermail_split:portal_server", PORTAL_MINE, "198.51.100.20, 198.51.100.21", "one host"],
+        ["ciphermail_split:portal_server", PORTAL_MINE, "198.51.100.20, 198.51.100.21 from portal-1", "one address per"],
+    ),
+    "one address for two portal gateways": (
+        {"main-1": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN, "portal-2": PORTAL_WITH_MAIN},
+        {PORTAL_MINE: {"portal-1": "198.51.100.20", "portal-2": ["198.51.100.20"]}},
+        ["ciphermail_split:portal_server", "198.51.100.20 for both portal-1 and portal-2", "its own"],
     ),
     "pillar on some gateways of a role only": (
         {"main-1": MAIN_WITH_PORTAL, "main-2": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN},

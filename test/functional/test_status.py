@@ -71,6 +71,7 @@ def test_an_unconfigured_gateway(status, gateway):
             "ours": False,
             "shadowed_by": None,
         },
+        "tls_policy": {"table": None, "entries": {}, "ours": []},
     }
     assert report["portal"] == {
         "mynetworks": {"parameter": "mynetworks", "value": BASE_MYNETWORKS, "ours": []},
@@ -100,6 +101,7 @@ def test_a_main_gateway(apply_role, status, gateway):
         "ours": True,
         "shadowed_by": None,
     }
+    assert report["main"]["tls_policy"] == {"table": None, "entries": {"[portal.dmz.example.net]": None}, "ours": []}
     assert report["portal"]["private_domain"]["present"] is False
     assert report["portal"]["triggers"] == TRIGGERS_OFF
 
@@ -118,6 +120,19 @@ def test_a_table_that_answers_before_the_formulas_entry_shows(apply_role, status
         "table": f"regexp:{shadow}",
         "key": f"portal-recipient@{DOMAIN}",
         "value": "discard:",
+    }
+
+
+def test_a_main_gateway_with_portal_nodes_and_tls(apply_role, status, gateway):
+    nodes = ["portal-a.dmz.example.net", "portal-b.dmz.example.net"]
+    apply_role({**MAIN_PILLAR, "portal_server": nodes, "portal_tls": {"level": "secure", "match": ".dmz.example.net"}})
+    report = status()["main"]
+    assert report["transport"]["entry"] == "smtp:[portal-a.dmz.example.net], [portal-b.dmz.example.net]"
+    keys = [f"[{node}]" for node in nodes]
+    assert report["tls_policy"] == {
+        "table": f"hash:{gateway.postfix_dir}/tls_policy",
+        "entries": {key: "secure match=.dmz.example.net" for key in keys},
+        "ours": keys,
     }
 
 

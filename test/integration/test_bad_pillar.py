@@ -24,6 +24,14 @@ BAD_PILLARS = {
         {**MAIN_PILLAR, "portal_server": "portal.example.net\nevil.example"},
         ["ciphermail_split:portal_server", "evil.example"],
     ),
+    "a portal node given twice": (
+        {**MAIN_PILLAR, "portal_server": ["portal-a.example.net", "Portal-A.example.net"]},
+        ["ciphermail_split:portal_server", "each portal node once", "portal-a.example.net is given twice"],
+    ),
+    "an unknown TLS level": (
+        {**MAIN_PILLAR, "portal_tls": {"level": "mandatory"}},
+        ["ciphermail_split:portal_tls:level", "'mandatory'", "may or encrypt or verify or secure"],
+    ),
     "port 0": ({**MAIN_PILLAR, "portal_port": 0}, ["ciphermail_split:portal_port", "0", "65535"]),
     "port 70000": ({**MAIN_PILLAR, "portal_port": 70000}, ["ciphermail_split:portal_port", "70000", "65535"]),
     "address that is not an IP": (
@@ -96,3 +104,28 @@ def test_role_sls_refuses_the_other_role(minion):
     assert run.returncode != 0
     assert "ciphermail_split:role" in " ".join(run.refusals)
     assert minion.gateway.write_calls() == []
+
+
+def test_a_list_of_portal_nodes_on_a_postfix_older_than_3_5_is_refused_naming_the_version(minion, tmp_path):
+    """A postconf that reports mail_version 3.4.14, as an older Postfix does, and is the real one otherwise."""
+    postconf = tmp_path / "postconf"
+    postconf.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *"-dh mail_version"*) echo 3.4.14; exit 0;; esac\n'
+        'exec /usr/sbin/postconf "$@"\n'
+    )
+    postconf.chmod(0o755)
+    nodes = ["portal-a.example.net", "portal-b.example.net"]
+    minion.set_pillar({**MAIN_PILLAR, "portal_server": nodes, "lookup": {"postconf": str(postconf)}})
+    files_before = minion.gateway.files()
+    for test in (True, False):
+        run = minion.apply(test=test)
+        assert run.returncode != 0, run
+        assert run.refusals == [
+            f"ciphermail_split:portal_server: got {nodes!r}; expected one host: Postfix 3.4.14 on this gateway "
+            "takes one nexthop per transport entry; a list needs Postfix 3.5 or later"
+        ], run
+    assert minion.gateway.write_calls() == []
+    assert minion.gateway.files() == files_before
+    minion.set_pillar({**MAIN_PILLAR, "portal_server": nodes[:1], "lookup": {"postconf": str(postconf)}})
+    assert minion.apply(test=True).returncode == 0

@@ -77,10 +77,12 @@ def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
         check, absent = pool.map(smtp_check, [minions["main"]] * 2, [[], [f"host={closed}", "timeout=5"]])
     assert check["ok"] is True, check
     nexthop = f"smtp:[{portal.address}]:{portal.port}"
-    assert (check["host"], check["port"], check["nexthop"]) == (portal.address, portal.port, nexthop)
-    assert check["banner"].startswith("220 portal.mailflow.test ESMTP")
-    assert check["ehlo_code"] == 250 and "PIPELINING" in check["ehlo_extensions"]
-    assert (absent["ok"], absent["connected"], absent["host"]) == (False, False, loopback_address(5)), absent
+    (node,) = check["nodes"]
+    assert (node["host"], node["port"], check["nexthop"]) == (portal.address, portal.port, nexthop)
+    assert node["banner"].startswith("220 portal.mailflow.test ESMTP")
+    assert node["ehlo_code"] == 250 and "PIPELINING" in node["ehlo_extensions"]
+    (closed,) = absent["nodes"]
+    assert (absent["ok"], closed["connected"], closed["host"]) == (False, False, loopback_address(5)), absent
     assert "Connection refused" in absent["error"]
 
     # Mail for the private domain goes from main to portal, headers intact.

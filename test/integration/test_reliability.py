@@ -48,6 +48,7 @@ TRIGGERS_STATE = "ciphermail_split-portal-header-triggers-managed"
 TRANSPORT_STATE = "ciphermail_split-main-transport-present"
 OVERRIDE_STATE = "ciphermail_split-main-override-present"
 PLAYBOOK_STATE = "ciphermail_split-main-playbook-applied"
+TLS_POLICY_STATE = "ciphermail_split-main-tls-policy-absent"
 
 PLAYBOOK_APPLIED = {"playbook": {"old": "pending", "new": "applied"}}
 
@@ -209,7 +210,7 @@ def test_failed_playbook_is_reported_with_its_output_and_rerun_by_the_next_run(m
     down = apply(main, env={"CIPHERMAIL_SIM_FAIL": "run-playbook"})
 
     assert down.returncode != 0, down
-    assert down.results == {MAIN_READY: True, TRANSPORT_STATE: True, OVERRIDE_STATE: True, PLAYBOOK_STATE: False}, down
+    assert down.results == {MAIN_READY: True, TRANSPORT_STATE: True, TLS_POLICY_STATE: True, OVERRIDE_STATE: True, PLAYBOOK_STATE: False}, down
     assert "FAILED" in comment(down, PLAYBOOK_STATE)
     assert "PLAY RECAP" in comment(down, PLAYBOOK_STATE)
     assert_no_traceback(down)
@@ -266,7 +267,7 @@ def test_timed_out_playbook_applies_nothing_leaves_no_process_and_is_rerun(gatew
     down = apply(minion, env={"CIPHERMAIL_SIM_PLAYBOOK_SECONDS": "30"})
 
     assert down.returncode != 0, down
-    assert down.results == {MAIN_READY: True, TRANSPORT_STATE: True, OVERRIDE_STATE: True, PLAYBOOK_STATE: False}, down
+    assert down.results == {MAIN_READY: True, TRANSPORT_STATE: True, TLS_POLICY_STATE: True, OVERRIDE_STATE: True, PLAYBOOK_STATE: False}, down
     assert "timed out" in comment(down, PLAYBOOK_STATE)
     assert "PLAY" in comment(down, PLAYBOOK_STATE)  # the output it had written
     assert_no_traceback(down)

@@ -24,6 +24,13 @@ pytestmark = pytest.mark.integration
 FIRST_RUN_WRITES = {
     "main": {"cli_writes": 0, "playbook_runs": 1, "postmap": 1, "reload": 0, "postconf_e": 0},
     "portal": {"cli_writes": 6, "playbook_runs": 0, "postmap": 0, "reload": 0, "postconf_e": 0},
+    # A table each for the transport entry and the TLS policies: postmap each (main.cf is edited as text).
+    "main with portal nodes and TLS": {"cli_writes": 0, "playbook_runs": 1, "postmap": 2, "reload": 0, "postconf_e": 0},
+}
+CLUSTER_PILLAR = {
+    **MAIN_PILLAR,
+    "portal_server": ["portal-a.dmz.example.net", "portal-b.dmz.example.net"],
+    "portal_tls": {"level": "secure", "match": ".dmz.example.net"},
 }
 NO_WRITES = {"cli_writes": 0, "playbook_runs": 0, "postmap": 0, "reload": 0, "postconf_e": 0}
 
@@ -50,8 +57,12 @@ def postfix_reads_repeated(calls, times=1):
     return [argv for (_, argv), count in counts.items() if count > times]
 
 
-@pytest.mark.parametrize("role, pillar", [("main", MAIN_PILLAR), ("portal", PORTAL_PILLAR)])
-def test_a_run_reads_each_object_once_and_a_converged_run_writes_nothing(tmp_path, role, pillar):
+@pytest.mark.parametrize(
+    "case, pillar",
+    [("main", MAIN_PILLAR), ("portal", PORTAL_PILLAR), ("main with portal nodes and TLS", CLUSTER_PILLAR)],
+)
+def test_a_run_reads_each_object_once_and_a_converged_run_writes_nothing(tmp_path, case, pillar):
+    role = pillar["role"]
     minion = bench_minion(tmp_path, role, pillar, {"CIPHERMAIL_SIM_LATENCY_MS": "0"})
     gateway = minion.gateway
     for sls in ("ciphermail_split", "ciphermail_split.clean"):
@@ -60,7 +71,7 @@ def test_a_run_reads_each_object_once_and_a_converged_run_writes_nothing(tmp_pat
         changing = measure_apply(minion, sls, "first")
         assert changing.ok and changing.changes and changing.written, changing
         if sls == "ciphermail_split":
-            assert {key: changing.counts[key] for key in FIRST_RUN_WRITES[role]} == FIRST_RUN_WRITES[role]
+            assert {key: changing.counts[key] for key in FIRST_RUN_WRITES[case]} == FIRST_RUN_WRITES[case]
         assert cli_reads_repeated(gateway.calls()[cli_since:], times) == []
         assert postfix_reads_repeated(gateway.postfix_calls()[postfix_since:], times) == []
 

@@ -8,7 +8,6 @@ formula adds the main gateway.
 
 import concurrent.futures
 import contextlib
-import smtplib
 
 from support.masterless import MasterlessMinion
 from support.postfix_instance import PostfixInstance, instance_root, loopback_address, rcpt_reply, running
@@ -51,17 +50,7 @@ def _minion(tmp_path, role, pillar, instance, lookup=None):
 
 def send(main, sender, subject):
     """Submit a message for the private domain to the main instance by SMTP; return its queue ID there."""
-    message = (
-        f"From: <sender@main.mailflow.test>\r\nTo: <{RECIPIENT}>\r\nSubject: {subject}\r\n"
-        f"{WEBMAIL_HEADER}: True\r\n\r\nHello.\r\n"
-    )
-    with smtplib.SMTP(main.address, main.port, local_hostname="client.mailflow.test", timeout=30) as client:
-        client.ehlo()
-        client.mail(sender)
-        assert client.rcpt(RECIPIENT)[0] == 250
-        code, text = client.data(message.encode())
-    assert code == 250, text
-    return text.decode().rsplit(" ", 1)[-1]
+    return main.submit(RECIPIENT, subject, sender=sender, headers=[f"{WEBMAIL_HEADER}: True"])
 
 
 def reloads(instance):

@@ -2,7 +2,7 @@
 Real, running Postfix instances for the mail-flow tests: each with its own
 configuration directory, queue, data directory and log file, listening for
 SMTP on one loopback address and port, started with ``postfix -c <dir>
-start`` and stopped with ``postfix -c <dir> stop``. Nothing under
+start`` and stopped the way ``postfix stop`` does it. Nothing under
 /etc/postfix is read or written, and no default instance is needed.
 
 What Postfix (3.7, run as root, with no /etc/postfix/main.cf) requires,
@@ -25,12 +25,25 @@ found out by trying:
   ``postlog`` service of master.cf writes it.
 * chroot is switched off, so no copies of /etc files are needed.
 * ``postfix -c``, ``postqueue -c`` and ``sendmail -C`` need no
-  ``alternate_config_directories`` when root runs them.
+  ``alternate_config_directories`` when root runs them; ``-c`` wants an
+  absolute path (a relative one fails with no message).
+
+For TLS between instances (see :mod:`support.tls_ca` for certificates):
+
+* smtpd(8) reads its certificate and key, and smtp(8) its
+  ``smtp_tls_CAfile``, as root before dropping privileges: root-only files
+  do. Files under ``smtp_tls_CApath`` are read later, as ``postfix``.
+* At the default ``smtp_tls_loglevel = 0`` the SMTP client logs no TLS line
+  at all; :meth:`PostfixInstance.trust_ca` sets 1.
+* With ``smtpd_tls_security_level = may`` and no usable certificate/key,
+  smtpd still lists STARTTLS in EHLO and answers the command with ``454
+  4.7.0 TLS not available due to local problem``.
 """
 
 import concurrent.futures
 import contextlib
 import email
+import json
 import os
 import pathlib
 import re
@@ -42,6 +55,7 @@ import subprocess
 import tempfile
 import time
 
+from support import maillog
 from support.sandbox import MASTER_CF_DIST, age_config
 
 MASTER_CF_PROTO = pathlib.Path("/etc/postfix/master.cf.proto")
@@ -83,11 +97,24 @@ def loopback_address(host):
     return f"127.0.{100 + number}.{host}"
 
 
-def free_port(address):
-    """A TCP port on ``address`` that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return probe.getsockname()[1]
+def nexthop_list(*instances):
+    """The nexthop field of a transport entry that tries ``instances`` in order: ``[a]:p1, [b]:p2``."""
+    return ", ".join(instance.nexthop for instance in instances)
+
+
+def free_port(address, *others):
+    """A TCP port on ``address`` (and on each of ``others``) that nothing listens on right now."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((address, 0))
+            port = probe.getsockname()[1]
+        try:
+            for other in others:
+                with socket.socket() as check:
+                    check.bind((other, port))
+        except OSError:
+            continue
+        return port
 
 
 @contextlib.contextmanager
@@ -146,10 +173,10 @@ def rcpt_reply(host, port, recipient, source=None, sender="probe@mailflow.test")
 class PostfixInstance:
     """One Postfix instance under ``root/name``: config dir ``etc``, ``spool``, ``data`` and ``maillog``."""
 
-    def __init__(self, root, name, address, mynetworks, main_cf_extra=""):
+    def __init__(self, root, name, address, mynetworks, main_cf_extra="", port=None):
         self.name = name
         self.address = address
-        self.port = free_port(address)
+        self.port = port or free_port(address)
         self.home = pathlib.Path(root) / name
         self.config_dir = self.home / "etc"
         self.maillog = self.home / "maillog"
@@ -169,6 +196,16 @@ class PostfixInstance:
     @property
     def listener(self):
         return f"{self.address}:{self.port}"
+
+    @property
+    def nexthop(self):
+        """This instance as a nexthop of a transport or TLS policy entry: ``[address]:port``."""
+        return f"[{self.address}]:{self.port}"
+
+    @property
+    def peer_name(self):
+        """How an SMTP client without DNS logs this instance: ``address[address]:port``."""
+        return f"{self.address}[{self.address}]:{self.port}"
 
     # -- configuration ----------------------------------------------------------
     def postconf(self, *args):
@@ -195,6 +232,52 @@ class PostfixInstance:
         self.postconf("-e", f"transport_maps = inline:{{ {domain}=mailbox: }}")
         age_config(self.config_dir)
 
+    def offer_starttls(self, cert_file=None, key_file=None):
+        """
+        The SMTP server offers STARTTLS with ``cert_file`` and ``key_file``
+        (``smtpd_tls_security_level = may``), or, without them, offers no
+        STARTTLS (``none``). A running instance reloads.
+        """
+        if cert_file:
+            settings = [f"smtpd_tls_cert_file = {cert_file}", f"smtpd_tls_key_file = {key_file}"]
+            self.postconf("-e", "smtpd_tls_security_level = may", "smtpd_tls_loglevel = 1", *settings)
+        else:
+            self.postconf("-e", "smtpd_tls_security_level = none")
+            self.postconf("-X", "smtpd_tls_cert_file", "smtpd_tls_key_file")
+        self._changed()
+
+    def trust_ca(self, cafile):
+        """The SMTP client verifies servers against the CA certificates in ``cafile``, and logs each TLS handshake."""
+        self.postconf("-e", f"smtp_tls_CAfile = {cafile}", "smtp_tls_loglevel = 1")
+        self._changed()
+
+    def use_table(self, parameter, name, entries):
+        """
+        Write ``entries`` (``{key: value}``) into ``etc/<name>``, build it with
+        ``postmap``, set ``parameter`` to it (``hash:``) and, if Postfix
+        runs, reload; return the table's path.
+
+        A running Postfix needs the reload for a rebuilt table, as for
+        main.cf: trivial-rewrite(8) keeps answering the queue manager's
+        open connection from the transport table it opened (seen for
+        seconds after a rebuild). smtp(8) notices a rebuilt
+        ``smtp_tls_policy_maps`` before its next delivery, but only by the
+        ``.db`` file's mtime in whole seconds: a rebuild within the second
+        of the last one goes unnoticed.
+        """
+        path = self.config_dir / name
+        path.write_text("".join(f"{key} {value}\n" for key, value in entries.items()))
+        _run(["postmap", "-c", str(self.config_dir), f"hash:{path}"])
+        self.postconf("-e", f"{parameter} = hash:{path}")
+        self._changed()
+        return path
+
+    def _changed(self):
+        """main.cf was written: date it back, and put it in force if Postfix runs."""
+        age_config(self.config_dir)
+        if self.master_pid() is not None:
+            self.reload()
+
     # -- running -------------------------------------------------------------------
     def start(self):
         proc = subprocess.run(
@@ -208,21 +291,44 @@ class PostfixInstance:
         """The PID of the running master process, or None."""
         try:
             pid = int((self.home / "spool" / "pid" / "master.pid").read_text().split()[0])
-            os.kill(pid, 0)
         except (OSError, ValueError, IndexError):
             return None
-        return pid
+        return pid if _running(pid) else None
+
+    def reload(self):
+        """``postfix reload``, waiting until the master logged it."""
+        reloads = self._reloads()
+        _run(["postfix", "-c", str(self.config_dir), "reload"])
+        wait_for(f"{self.name} reloaded", lambda: self._reloads() > reloads, explain=self.log_tail)
+
+    def _reloads(self):
+        return self.log().count("reload -- version")
+
+    def flush(self):
+        """``postqueue -f``: try every queued message now, deferred ones too (and destinations marked dead)."""
+        _run(["postqueue", "-c", str(self.config_dir), "-f"])
+
+    def queue(self):
+        """The queued messages, as ``postqueue -j`` reports them (``queue_id``, ``queue_name``, ``recipients``...)."""
+        output = _run(["postqueue", "-c", str(self.config_dir), "-j"])
+        return [json.loads(line) for line in output.splitlines()]
 
     def stop(self):
-        """``postfix stop``; a master that is still there after the deadline is killed."""
+        """
+        Stop Postfix as ``postfix stop`` does (SIGTERM to the master, which
+        ends its process group), and wait until every process of the
+        instance is gone, so nothing listens any more. ``postfix stop`` itself
+        sleeps a second before it looks again. A master that is still there
+        after the deadline is killed with its group.
+        """
         pid = self.master_pid()
         if pid is None:
             return
-        subprocess.run(["postfix", "-c", str(self.config_dir), "stop"], capture_output=True, check=False)
+        os.kill(pid, signal.SIGTERM)
         try:
-            wait_for(f"{self.name}: master {pid} gone", lambda: self.master_pid() is None, deadline=10)
+            wait_for(f"{self.name}: processes of master {pid} gone", lambda: not _group_alive(pid), deadline=10)
         except AssertionError:
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
 
     # -- what happened ------------------------------------------------------------
     def log(self):
@@ -238,9 +344,78 @@ class PostfixInstance:
             f"{self.name} maillog: {pattern}", lambda: regex.search(self.log()), deadline, explain=self.log_tail
         )
 
+    def submit(self, recipient, subject, sender="sender@main.mailflow.test", headers=()):
+        """
+        Submit a message for ``recipient`` by SMTP, from the envelope
+        ``sender`` ("" for the null sender) and with ``headers`` (lines
+        ``Name: value``) added; return its queue ID here.
+        """
+        lines = ["From: <sender@main.mailflow.test>", f"To: <{recipient}>", f"Subject: {subject}", *headers]
+        with smtplib.SMTP(self.address, self.port, local_hostname="client.mailflow.test", timeout=DEADLINE) as client:
+            client.ehlo()
+            client.mail(sender)
+            code, text = client.rcpt(recipient)
+            assert code == 250, (code, text)
+            code, text = client.data("\r\n".join([*lines, "", "Hello.", ""]).encode())
+        assert code == 250, text
+        return text.decode().rsplit(" ", 1)[-1]
+
+    def deliveries(self, queue_id=None):
+        """The SMTP client's delivery attempts (:class:`support.maillog.Delivery`), of ``queue_id`` or all."""
+        return [d for d in maillog.deliveries(self.log()) if queue_id in (None, d.queue_id)]
+
+    def wait_for_delivery(self, queue_id, attempt=1):
+        """The ``attempt``-th delivery attempt of ``queue_id`` (1: the first), waiting for it."""
+        found = wait_for(
+            f"{self.name}: delivery attempt {attempt} of {queue_id}",
+            lambda: self.deliveries(queue_id)[attempt - 1 :],
+            explain=self.log_tail,
+        )
+        return found[0]
+
+    def sessions_from(self, client):
+        """The SMTP server's finished sessions with ``client`` (an address): ``{command: count}`` each."""
+        return [counts for name, counts in maillog.smtpd_sessions(self.log()) if name.endswith(f"[{client}]")]
+
     def messages(self):
         """The messages delivered into :attr:`mailbox` (see :meth:`deliver_to_mailbox`), parsed."""
         return [email.message_from_bytes(path.read_bytes()) for path in sorted(self.mailbox.glob("*.eml"))]
+
+    def wait_for_messages(self, count):
+        """The messages in :attr:`mailbox`, once there are ``count`` of them (a relay's status=sent comes first)."""
+
+        def enough():
+            messages = self.messages()
+            return messages if len(messages) >= count else None
+
+        return wait_for(f"{self.name}: {count} message(s) in the mailbox", enough, explain=self.log_tail)
+
+
+def _running(pid):
+    """True while process ``pid`` runs; a zombie does not (the master is a child of init, which may reap late)."""
+    try:
+        return _proc_stat(pid)[0] != "Z"
+    except OSError:
+        return False
+
+
+def _group_alive(pgid):
+    """True while a process of the group ``pgid`` runs (the master leads its group: it calls setsid)."""
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, group = _proc_stat(entry.name)
+            except OSError:
+                continue
+            if group == pgid and state != "Z":
+                return True
+    return False
+
+
+def _proc_stat(pid):
+    """``(state, process group)`` of process ``pid``, from /proc/<pid>/stat."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[2])
 
 
 def _run(argv):

@@ -3,10 +3,6 @@ Unit tier: the formula's ``_utils`` modules are imported as plain modules,
 as Salt's loader makes them importable for execution and state modules.
 """
 
-import sys
+from support.modules import put_utils_on_path
 
-from support.sandbox import REPO_ROOT
-
-_UTILS = str(REPO_ROOT / "_utils")
-if _UTILS not in sys.path:
-    sys.path.insert(0, _UTILS)
+put_utils_on_path()

@@ -7,6 +7,7 @@ every pillar and lookup key the formula accepts.
 import inspect
 
 import ciphermail_cli_commands as cli_commands
+import ciphermail_split_pillar
 import ciphermail_split_settings as split_settings
 import pytest
 import yaml
@@ -52,3 +53,8 @@ def test_readme_marks_the_inferred_commands():
         command = " ".join(words).replace("{domain}", "D").replace("{name}", "N").replace("{value}", "V")
         row = next(line for line in README.splitlines() if f"``ciphermail-cli {command}``" in line)
         assert ("**inferred**" in row) == (source == "inferred"), row
+
+
+def test_the_pillar_example_is_a_valid_pillar():
+    example = yaml.safe_load(PILLAR_EXAMPLE)["ciphermail_split"]
+    assert ciphermail_split_pillar.problems(example, DEFAULTS)[1] == []
