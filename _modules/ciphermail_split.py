@@ -260,7 +260,7 @@ def _main_leftovers(lookup, clean):
 
 def _portal_leftovers(lookup, addresses, clean):
     domain = gateway_values.normalise_domain(lookup["private_domain"])
-    if __salt__["ciphermail.domain_exists"](domain):
+    if _domain_present(domain, clean):
         taken = clean.force or clean.restores("domain", domain, "present")
         clean.item("portal", f"the domain {domain} exists", "domain", domain, "present", taken)
     parameter = lookup["mynetworks_parameter"]
@@ -271,6 +271,19 @@ def _portal_leftovers(lookup, addresses, clean):
             key = ciphermail_split_ledger.mynetworks_key(parameter, entry)
             taken = clean.force or clean.restores("mynetworks", key, "present")
             clean.item("portal", f"{parameter} has {entry}", "mynetworks", key, "present", taken)
+
+
+def _domain_present(domain, clean):
+    """
+    Is the private domain on the gateway, as far as clean is concerned? Read
+    back, or in documented-only mode from the ledger; there a domain with no
+    ``domain_delete`` row stays by design (its clean state says so).
+    """
+    settings = host_settings()
+    if settings["cli_read_back"]:
+        return __salt__["ciphermail.domain_exists"](domain)
+    deletable = "domain_delete" in settings["cli_commands"]
+    return deletable and clean.ledger.record("domain", domain) is not None
 
 
 #: The ledger kinds of each role's split mode (what :func:`leftovers` checks).
