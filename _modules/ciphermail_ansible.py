@@ -12,6 +12,10 @@ ledger until the playbook succeeds. Text handling is in
 ``_utils/ciphermail_ansible_vars.py``.
 """
 
+import contextlib
+import datetime
+import errno
+import fcntl
 import logging
 import os
 import signal
@@ -34,7 +38,11 @@ __virtualname__ = "ciphermail_ansible"
 #: Lines of playbook output shown when it fails.
 PLAYBOOK_TAIL_LINES = 20
 PLAYBOOK_LOG = "playbook.log"
-#: Mode of the override file (Ansible runs as root; the file holds no secret).
+#: The lock one cm-run-playbook holds at a time (in state_dir).
+PLAYBOOK_LOCK = "playbook.lock"
+LOCK_POLL_SECONDS = 0.2
+#: Mode of an override file the formula creates (Ansible runs as root); an
+#: existing file keeps the admin's mode and owner.
 OVERRIDE_MODE = 0o644
 
 
@@ -81,6 +89,59 @@ def override_path():
     """
     conf = _settings()
     return os.path.join(conf["ansible_vars_dir"], conf["override_file"])
+
+
+def override_dir_missing():
+    """
+    Return the topmost directory that creating the override file would
+    create (the Ansible vars directory or one above it), or None when the
+    vars directory exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_ansible.override_dir_missing
+    """
+    vars_dir = _settings()["ansible_vars_dir"]
+    if os.path.lexists(vars_dir):
+        return None
+    top = vars_dir
+    while not os.path.lexists(os.path.dirname(top)) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
+    return top
+
+
+def override_dir_remove(top):
+    """
+    Remove the Ansible vars directory and the directories above it up to
+    ``top`` (the one the formula created first), each only while it is
+    empty. Returns True when the vars directory is gone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_ansible.override_dir_remove /etc/ciphermail/ansible
+    """
+    vars_dir = _settings()["ansible_vars_dir"]
+    top = os.path.normpath(str(top))
+    if os.path.commonpath([vars_dir, top]) != top:
+        raise CommandExecutionError(f"top: got {top!r}; expected {vars_dir} or a directory above it")
+    reads.forget(__context__)
+    current = vars_dir
+    try:
+        while True:
+            os.rmdir(current)
+            if current == top:
+                return True
+            current = os.path.dirname(current)
+    except OSError as exc:
+        if current != vars_dir or exc.errno == errno.ENOENT:
+            return not os.path.lexists(vars_dir)  # a parent that holds other files stays
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise CommandExecutionError(f"Cannot remove {vars_dir}: {exc}") from exc
 
 
 def override_read():
@@ -182,7 +243,7 @@ def _write_override(conf, path, text, expected):
     except OSError as exc:
         raise CommandExecutionError(f"Cannot create {os.path.dirname(path)}: {exc}") from exc
     reads.forget(__context__)
-    files.write_text(path, text, mode=OVERRIDE_MODE)
+    files.write_text(path, text, new_file_mode=OVERRIDE_MODE)
 
 
 def override_set(values):
@@ -276,13 +337,23 @@ def playbook_pending():
     return _ledger(_settings()).playbook_pending
 
 
-def playbook_run():
+def playbook_run(only_if_pending=False):
     """
     Run ``cm-run-playbook`` (it applies the Ansible configuration, minutes on
     a real gateway) with the configured ``playbook_timeout``. Its output goes
     to ``<state_dir>/playbook.log``. Success clears the pending mark; failure
     or timeout keeps it so the next state run tries again, and raises with
     the last lines of the output.
+
+    One run at a time: the run holds ``<state_dir>/playbook.lock``, and so
+    does the playbook itself until it ends, even when the Salt process that
+    started it is killed. Another run waits for it, up to
+    ``playbook_timeout``, else raises saying that another run is in
+    progress. ``only_if_pending``: once the lock is taken, run only if a run
+    is still pending (the one waited for may have applied everything).
+
+    Returns ``ran``, ``waited`` (seconds spent waiting for another run),
+    ``seconds`` and ``log``.
 
     CLI Example:
 
@@ -297,14 +368,17 @@ def playbook_run():
         os.makedirs(conf["state_dir"], mode=0o700, exist_ok=True)
     except OSError as exc:
         raise CommandExecutionError(f"Cannot create the ciphermail_split state directory: {exc}") from exc
-    reads.forget(__context__)  # the playbook may change what the CLI reports
-    started = time.monotonic()
-    outcome = _run_logged(conf["playbook_cmd"], conf["command_env"], conf["playbook_timeout"], log_path)
-    elapsed = round(time.monotonic() - started, 1)
     ledger = _ledger(conf)
+    with _playbook_lock(conf) as (lock, waited):
+        if only_if_pending and not ledger.playbook_pending:
+            return {"ran": False, "waited": waited, "seconds": 0, "log": log_path}
+        reads.forget(__context__)  # the playbook may change what the CLI reports
+        started = time.monotonic()
+        outcome = _run_logged(conf["playbook_cmd"], conf["command_env"], conf["playbook_timeout"], log_path, lock)
+        elapsed = round(time.monotonic() - started, 1)
     if outcome == 0:
         ledger.set_playbook_pending(False)
-        return {"seconds": elapsed, "log": log_path}
+        return {"ran": True, "waited": waited, "seconds": elapsed, "log": log_path}
     ledger.set_playbook_pending(True)
     reason = f"timed out (playbook_timeout: {conf['playbook_timeout']} s)" if outcome is None else f"failed (exit {outcome})"
     tail = "\n".join(_tail(log_path, PLAYBOOK_TAIL_LINES))
@@ -314,8 +388,53 @@ def playbook_run():
     )
 
 
-def _run_logged(argv, extra_env, timeout, log_path):
-    """Run argv with output to log_path; return its exit code, or None on timeout."""
+@contextlib.contextmanager
+def _playbook_lock(conf):
+    """
+    Hold the playbook lock (``flock``: the lock belongs to the open file, so
+    the playbook, which inherits it, keeps it after this process dies);
+    wait for another holder up to ``playbook_timeout``. Yields the open lock
+    file and the seconds waited.
+    """
+    path = os.path.join(conf["state_dir"], PLAYBOOK_LOCK)
+    started = time.monotonic()
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # pylint: disable=consider-using-with
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise CommandExecutionError(f"Cannot open the playbook lock {path}: {exc}") from exc
+    with handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started >= conf["playbook_timeout"]:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise CommandExecutionError(
+                        f"another cm-run-playbook run is in progress ({holder}; lock {path}): "
+                        f"waited {conf['playbook_timeout']} s ({split_settings.LOOKUP_KEY}:playbook_timeout) "
+                        "for it to end. The next state run tries again"
+                    ) from None
+                time.sleep(LOCK_POLL_SECONDS)
+        yield handle, round(time.monotonic() - started, 1)
+
+
+def _note_holder(lock, pid):
+    """Write who holds the lock into it, for the message of a run that waits in vain."""
+    when = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"process {pid}, started {when}")
+    lock.flush()
+
+
+def _run_logged(argv, extra_env, timeout, log_path, lock):
+    """
+    Run argv with output to log_path, handing it the playbook ``lock`` to
+    hold; return its exit code, or None on timeout.
+    """
     log.info("Running %s (timeout %s s, output in %s)", argv[-1], timeout, log_path)
     try:
         with open(log_path, "wb") as output:
@@ -327,7 +446,9 @@ def _run_logged(argv, extra_env, timeout, log_path):
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **extra_env},
                 start_new_session=True,
+                pass_fds=(lock.fileno(),),
             )
+            _note_holder(lock, process.pid)
             try:
                 return process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

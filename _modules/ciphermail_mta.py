@@ -99,7 +99,8 @@ def nexthop(host, port=None):
 def mynetworks_entry(address, allow_networks=False):
     """
     Return the ``mynetworks`` entry for ``address``: an IPv4 host bare
-    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``).
+    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``), an
+    IPv4-mapped IPv6 address as IPv4 (Postfix sees such a client as IPv4).
     Networks (``10.0.0.0/8``, ``[2001:db8::]/32``) only with
     ``allow_networks``: the portal relays mail for every address in them.
     ``/0`` is always refused.
@@ -232,10 +233,11 @@ def main_cf_get(parameter):
 
 def main_cf_set(parameter, value=None, test=False):
     """
-    Set ``parameter`` in ``main.cf`` with ``postconf -e`` (``value`` None:
-    remove it with ``postconf -X``, so Postfix uses its default). Returns
-    ``{"old": ..., "new": ...}`` as ``postconf -h`` shows the value, or ``{}``
-    when main.cf already says so.
+    Set ``parameter`` in ``main.cf`` as ``postconf -e`` would (``value``
+    None: remove it as ``postconf -X`` would, so Postfix uses its default),
+    editing the file as text, so a main.cf reached through a symlink stays
+    one. Returns ``{"old": ..., "new": ...}`` as ``postconf -h`` shows the
+    value, or ``{}`` when main.cf already says so.
 
     CLI Example:
 
@@ -260,13 +262,29 @@ def _set_main_cf(settings, parameter, value, test):
     change = {"old": old, "new": new}
     if test:
         return change
-    _run(settings, "postconf", ["-X", parameter] if value is None else ["-e", f"{parameter}={value}"])
-    shown = _postconf_values(settings, parameter)[0]
-    if shown != change["new"]:
-        raise CommandExecutionError(
-            f"postconf -h {parameter} shows {shown!r} after the change; expected {change['new']!r}"
-        )
+    if value is None:
+        edited = postfix_text.remove_definitions(text, parameter)
+    else:
+        edited = postfix_text.set_definition(text, parameter, value)
+    _write_main_cf(settings, text, edited, parameter, change["new"], lambda: _postconf_values(settings, parameter)[0])
     return change
+
+
+def _write_main_cf(settings, text, edited, parameter, expected, shown):
+    """
+    Write ``edited`` over main.cf (``text`` before) and check that
+    ``shown()`` (what ``postconf -h parameter`` shows) is now ``expected``;
+    else put ``text`` back and raise.
+    """
+    path = _main_cf(settings)
+    _write_file(path, edited)
+    found = shown()
+    if found != expected:
+        _write_file(path, text)
+        raise CommandExecutionError(
+            f"postconf -h {parameter} shows {found!r} after editing {path}; expected {expected!r}. "
+            f"{path} was put back as it was."
+        )
 
 
 # -- lookup tables: transport_maps and smtp_tls_policy_maps ---------------------------
@@ -297,15 +315,21 @@ def _public_table(table):
 
 
 def _lookup(settings, table, key):
-    """What ``postmap -q`` finds for ``key`` (None: nothing, or no database built yet)."""
+    """What ``postmap -q`` finds for ``key`` in a table the formula edits (None: nothing, or no database yet)."""
     if not all(os.path.exists(table["path"] + suffix) for suffix in TABLE_TYPES[table["type"]]):
         return None  # no database (postmap -q would also pause a second on its fatal error)
-    result = _run(settings, "postmap", ["-q", key, table["table"]], ok_codes=(0, 1), read=True)
+    return _query(settings, table["table"], key)
+
+
+def _query(settings, table, key):
+    """What ``postmap -q key table`` answers (whitespace collapsed), None when nothing; a broken table raises."""
+    name = postfix_values.query_name(table)
+    result = _run(settings, "postmap", ["-q", key, name], ok_codes=(0, 1), read=True)
     if result["retcode"] == 0:
         return " ".join(result["stdout"].split())
     error = (result.get("stderr") or "").strip()
     if "fatal:" in error and "open database" not in error:
-        raise CommandExecutionError(f"postmap -q {key} {table['table']} failed: {error}")
+        raise CommandExecutionError(f"postmap -q {key} {name} failed: {error}")
     return None
 
 
@@ -354,10 +378,11 @@ def _edit_table(settings, parameter, entries, test, check=None):
     if entry_changes and check:
         check(entry_changes)
     setting = [key for key, value in entries.items() if value is not None]
+    if setting and text is None:
+        # Also a file main.cf names but which is missing: created, so reported (and recorded).
+        changes[_file_item(parameter)] = {"old": None, "new": table["path"]}
     if setting and not table["configured"]:
         changes[parameter] = {"old": table["maps"], "new": table["table"]}
-        if text is None:
-            changes[_file_item(parameter)] = {"old": None, "new": table["path"]}
     if (
         not entry_changes
         and TABLE_TYPES[table["type"]]
@@ -375,8 +400,11 @@ def _edit_table(settings, parameter, entries, test, check=None):
     return {"table": table["table"], "changes": changes, "entries_left": left}
 
 
-def _remove_table_file(settings, parameter, table):
-    """Delete a table's source and database files; refused while it has entries or ``parameter`` uses it."""
+def _remove_table_file(settings, parameter, table, configured_ok=False):
+    """
+    Delete a table's source and database files; refused while it has
+    entries, or while ``parameter`` uses it (unless ``configured_ok``).
+    """
     kind, path = spec = postfix_values.table_file(table)
     text = files.read_text(path)
     if text is None:
@@ -384,7 +412,8 @@ def _remove_table_file(settings, parameter, table):
     if postfix_text.table_entries(text):
         raise CommandExecutionError(f"Not removing {path}: it still has entries")
     maps = _postconf_values(settings, parameter, expand=True)[0]
-    if any(postfix_values.table_spec(entry, parameter) == spec for entry in postfix_values.split_list(maps)):
+    used = any(postfix_values.table_spec(entry, parameter) == spec for entry in postfix_values.split_list(maps))
+    if used and not configured_ok:
         raise CommandExecutionError(f"Not removing {path}: {parameter} = {maps} uses it")
     reads.forget(__context__)
     try:
@@ -484,6 +513,64 @@ def transport_lookup(domain):
     return _lookup(settings, _table(settings, TRANSPORT_MAPS), key)
 
 
+#: The local part of the address with which the formula asks the tables of
+#: ``transport_maps`` as Postfix would for portal mail (whose local parts
+#: the formula cannot know).
+PROBE_LOCAL_PART = "portal-recipient"
+
+
+def transport_shadowed(domain):
+    """
+    Return the answer Postfix finds for mail to ``domain`` *before* it
+    reaches the domain's entry in the formula's transport table, or None.
+    Postfix looks up the full address in every table of ``transport_maps``
+    (``regexp:``, ``pcre:`` too), then the domain in each fixed-string
+    table in order; this asks them the same way with ``postmap -q``
+    (the address ``portal-recipient@<domain>``). Returns ``{"table": ...,
+    "key": ..., "value": ...}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_mta.transport_shadowed relay-to-webmail.private
+    """
+    key = postfix_values.table_key(domain)
+    settings = _settings()
+    table = _table(settings, TRANSPORT_MAPS)
+    entries = postfix_values.split_list(table["maps"]) if table["configured"] else []
+    for lookup_key, entry in postfix_values.transport_lookups_before(entries, table["table"], key, PROBE_LOCAL_PART):
+        value = _query(settings, entry, lookup_key)
+        if value is not None:
+            return {"table": entry, "key": lookup_key, "value": value}
+    return None
+
+
+def transport_routes(domain):
+    """
+    Return every answer Postfix's tables give for mail to ``domain``, in
+    the order Postfix asks them (see :func:`transport_shadowed`): the first
+    is the route Postfix takes, the others take over once it is gone. Each
+    is ``{"table": ..., "key": ..., "value": ...}``; ``[]`` when no table
+    routes the domain.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt main-gw ciphermail_mta.transport_routes relay-to-webmail.private
+    """
+    key = postfix_values.table_key(domain)
+    settings = _settings()
+    entries = postfix_values.split_list(_postconf_values(settings, TRANSPORT_MAPS, expand=True)[0])
+    routes = []
+    for lookup_key, entry in postfix_values.transport_lookups(entries, key, PROBE_LOCAL_PART):
+        value = _query(settings, entry, lookup_key)
+        if value is not None:
+            routes.append({"table": entry, "key": lookup_key, "value": value})
+    return routes
+
+
 def transport_set(domain, nexthop, test=False):
     """
     Route ``domain`` to ``nexthop`` (e.g. ``smtp:[portal.example.net]``, or
@@ -491,7 +578,8 @@ def transport_set(domain, nexthop, test=False):
     transport table: replace the domain's entry in place or append one, run
     postmap, verify with ``postmap -q``. When ``transport_maps`` is empty,
     create ``<config_dir>/transport`` (``default_database_type``) and
-    configure it. Also rebuilds a stale database (``postmap -q`` disagrees
+    configure it; a table file ``transport_maps`` names but which is missing
+    is created. Also rebuilds a stale database (``postmap -q`` disagrees
     with the file). A list of nexthops is refused on Postfix older than 3.5,
     under ``test`` too.
 
@@ -531,11 +619,12 @@ def transport_delete(domain, test=False):
     return _nexthop_item(_edit_table(_settings(), TRANSPORT_MAPS, {key: None}, test), key)
 
 
-def transport_file_remove(table):
+def transport_file_remove(table, configured_ok=False):
     """
     Delete the source file of a transport table (``type:path``) and the
     database files postmap built from it. Refused while the file still has
-    entries or ``transport_maps`` still uses it. Returns
+    entries, or while ``transport_maps`` still uses it (unless
+    ``configured_ok``: it named the file before the file existed). Returns
     ``{"old": path, "new": None}``, or ``{}`` when there is no file.
 
     CLI Example:
@@ -544,7 +633,7 @@ def transport_file_remove(table):
 
         salt main-gw ciphermail_mta.transport_file_remove hash:/etc/postfix/transport
     """
-    return _remove_table_file(_settings(), TRANSPORT_MAPS, table)
+    return _remove_table_file(_settings(), TRANSPORT_MAPS, table, configured_ok)
 
 
 # -- the TLS policy table ------------------------------------------------------------
@@ -633,11 +722,11 @@ def tls_policy_set(policies, test=False):
     return _edit_table(_settings(), TLS_POLICY_MAPS, entries, test)
 
 
-def tls_policy_file_remove(table):
+def tls_policy_file_remove(table, configured_ok=False):
     """
     Delete the source file of a TLS policy table (``type:path``) and its
-    database files. Refused while the file still has entries or
-    ``smtp_tls_policy_maps`` still uses it. Returns ``{"old": path, "new":
+    database files. Refused while the file still has entries, or while
+    ``smtp_tls_policy_maps`` still uses it (unless ``configured_ok``). Returns ``{"old": path, "new":
     None}``, or ``{}`` when there is no file.
 
     CLI Example:
@@ -646,7 +735,7 @@ def tls_policy_file_remove(table):
 
         salt main-gw ciphermail_mta.tls_policy_file_remove hash:/etc/postfix/tls_policy
     """
-    return _remove_table_file(_settings(), TLS_POLICY_MAPS, table)
+    return _remove_table_file(_settings(), TLS_POLICY_MAPS, table, configured_ok)
 
 
 # -- mynetworks ----------------------------------------------------------------------
@@ -678,7 +767,7 @@ def mynetworks_update(
     entry is removed (an equivalent spelling is someone else's). When main.cf
     does not set the parameter, Postfix's computed default is written out
     first (``materialised``). ``unset_if_left``: when exactly these elements
-    are left, remove the parameter from main.cf (``postconf -X``) instead.
+    are left, remove the parameter from main.cf (as ``postconf -X`` would) instead.
 
     Returns ``parameter``, ``old`` and ``new`` (the elements as postconf
     shows them), ``added``, ``removed``, ``materialised`` (the default
@@ -716,16 +805,8 @@ def mynetworks_update(
     if test or (edited == text and not unset):
         return result
     if unset:
-        _run(settings, "postconf", ["-X", parameter])
-    else:
-        _write_file(path, edited)
-    shown = _postconf_list(settings, parameter)
-    if shown != new:
-        _write_file(path, text)
-        raise CommandExecutionError(
-            f"postconf -h {parameter} shows {shown} after editing {path}; expected {new}. "
-            f"{path} was put back as it was."
-        )
+        edited = postfix_text.remove_definitions(text, parameter)
+    _write_main_cf(settings, text, edited, parameter, new, lambda: _postconf_list(settings, parameter))
     return result
 
 

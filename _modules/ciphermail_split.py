@@ -178,6 +178,152 @@ def _state_dir_problem(settings):
     return files.directory_problem(settings["state_dir"], f"{split_settings.LOOKUP_KEY}:state_dir:")
 
 
+# -- what clean leaves ---------------------------------------------------------------
+
+_FORCE_HINT = (
+    "the ledger ({ledger}) does not show it as the formula's (it was there before the formula, or the "
+    "ledger was lost), so clean leaves it; to take it back anyway: "
+    "salt-call state.apply ciphermail_split.clean pillar='{{\"ciphermail_split\": {{\"clean_force\": true}}}}'"
+)
+_OTHER_ROLE_HINT = "the ledger records it for the {role} role: clean with pillar ciphermail_split:role: {role}"
+
+
+class _Clean:
+    """A clean of ``role`` on this gateway: what it takes back, and why it leaves the rest."""
+
+    def __init__(self, role, cleaned, force):
+        self.role, self.cleaned, self.force = role, cleaned, force
+        self.ledger = _ledger()
+        self.found = []
+
+    def item(self, role, what, kind, key, current, taken_back):
+        """
+        Note an item of split mode ``role`` found on the gateway, unless this
+        clean takes it back (``taken_back``: it would, before it ran). Of the
+        other role, only what the ledger records as the formula's counts.
+        """
+        recorded = self.ledger.record(kind, key) is not None
+        if role != self.role:
+            if recorded:
+                self.found.append({"what": what, "why": _OTHER_ROLE_HINT.format(role=role)})
+            return
+        if taken_back and not self.cleaned:
+            return
+        if not recorded:
+            why = _FORCE_HINT.format(ledger=self.ledger.path)
+        elif self.ledger.restore_plan(kind, key, current)["action"] == "release":
+            why = "someone changed it since the formula set it, so clean leaves it; take it back by hand"
+        else:
+            why = "clean did not take it back: see the states before"
+        self.found.append({"what": what, "why": why})
+
+    def outside(self, role, what, why):
+        """Note an item of split mode ``role`` that the formula does not manage (for its own role's clean)."""
+        if role == self.role:
+            self.found.append({"what": what, "why": why})
+
+    def restores(self, kind, key, current):
+        """True when clean of the item's role puts back the value from before the formula."""
+        return self.ledger.restore_plan(kind, key, current)["action"] == "restore"
+
+
+def _main_leftovers(lookup, clean):
+    key, domain = lookup["override_key"], str(lookup["private_domain"]).lower()
+    override_file = host_settings()["override_file"]
+    found = __salt__["ciphermail_ansible.ansible_vars"]()
+    if gateway_values.normalise_value(found["values"].get(key)) == "true":
+        origin = found["origin"][key]
+        what = f"{key} is true in {origin}"
+        if origin != override_file:
+            clean.outside("main", what, f"the formula edits only {override_file}: remove it from {origin}")
+        else:
+            record = clean.ledger.record("override_key", key) or {}
+            taken = clean.force or (clean.restores("override_key", key, "true") and record.get("before") != "true")
+            clean.item("main", what, "override_key", key, "true", taken)
+    table = _part(__salt__["ciphermail_mta.transport_table"]).get("table")
+    for route in __salt__["ciphermail_mta.transport_routes"](domain):
+        what = f"Postfix routes {domain} to {route['value']} ({route['table']})"
+        spec = postfix_values.table_spec(route["table"])
+        if route["key"] != domain or not spec or ":".join(spec) != table:
+            clean.outside("main", what, f"the formula does not edit that entry: remove it from {route['table']}")
+            continue
+        before = (clean.ledger.record("transport", domain) or {}).get("before")
+        taken = before is None and (clean.force or clean.restores("transport", domain, route["value"]))
+        clean.item("main", what, "transport", domain, route["value"], taken)
+
+
+def _portal_leftovers(lookup, addresses, clean):
+    domain = gateway_values.normalise_domain(lookup["private_domain"])
+    if _domain_present(domain, clean):
+        taken = clean.force or clean.restores("domain", domain, "present")
+        clean.item("portal", f"the domain {domain} exists", "domain", domain, "present", taken)
+    parameter = lookup["mynetworks_parameter"]
+    given = postfix_values.mynetworks_entries(addresses or [], allow_networks=True)
+    current = __salt__["ciphermail_mta.mynetworks_get"](parameter)
+    for entry in dict.fromkeys([*clean.ledger.mynetworks_entries(parameter), *given]):
+        if entry in current:
+            key = ciphermail_split_ledger.mynetworks_key(parameter, entry)
+            taken = clean.force or clean.restores("mynetworks", key, "present")
+            clean.item("portal", f"{parameter} has {entry}", "mynetworks", key, "present", taken)
+
+
+def _domain_present(domain, clean):
+    """
+    Is the private domain on the gateway, as far as clean is concerned? Read
+    back, or in documented-only mode from the ledger; there a domain with no
+    ``domain_delete`` row stays by design (its clean state says so).
+    """
+    settings = host_settings()
+    if settings["cli_read_back"]:
+        return __salt__["ciphermail.domain_exists"](domain)
+    deletable = "domain_delete" in settings["cli_commands"]
+    return deletable and clean.ledger.record("domain", domain) is not None
+
+
+#: The ledger kinds of each role's split mode (what :func:`leftovers` checks).
+_ROLE_KINDS = {"main": ("override_key", "transport"), "portal": ("domain", "mynetworks")}
+
+
+def _checked(clean, role, part, *args):
+    """
+    Run ``part`` for split mode ``role``; of the other role only when the
+    ledger records some of it. A part that cannot be read is noted.
+    """
+    if role != clean.role and not any(clean.ledger.records(kind) for kind in _ROLE_KINDS[role]):
+        return
+    try:
+        part(*args, clean)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        clean.found.append({"what": f"the {role} role's split mode could not be checked", "why": str(exc)})
+
+
+def leftovers(role, cleaned=False, force=False, addresses=None):
+    """
+    Return the split mode this gateway still takes part in after
+    ``ciphermail_split.clean`` of ``role`` (``cleaned``: the clean has run;
+    else it is predicted): for the main role, the override key enabled for
+    Ansible and a route Postfix takes for the private domain; for the
+    portal role, the private domain and a main gateway address (the
+    ledger's, or ``addresses``) in ``mynetworks``. Of the other role, only
+    what the ledger records as the formula's. Each is ``{"what": ...,
+    "why": ...}``: why clean leaves it and how to take it back. ``force``:
+    the clean takes back what the ledger cannot show as the formula's.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt portal-gw ciphermail_split.leftovers portal addresses='[192.0.2.10]'
+    """
+    role = _role(role)
+    lookup = constants()
+    clean = _Clean(role, cleaned, force)
+    with reads.remembered(__context__):
+        _checked(clean, "main", _main_leftovers, lookup)
+        _checked(clean, "portal", _portal_leftovers, lookup, addresses)
+    return clean.found
+
+
 # -- status ---------------------------------------------------------------------------
 
 
@@ -217,6 +363,7 @@ def _transport(lookup):
         "entry": __salt__["ciphermail_mta.transport_get"](domain),
         "lookup": __salt__["ciphermail_mta.transport_lookup"](domain),
         "ours": _ledger().record("transport", domain) is not None,
+        "shadowed_by": __salt__["ciphermail_mta.transport_shadowed"](domain),
     }
 
 
@@ -374,10 +521,12 @@ def status():
         the key otherwise); ``playbook``: ``pending`` (the override changed
         and ``cm-run-playbook`` has not succeeded since); ``transport``: the
         ``table``, the private domain's ``entry`` in its source file, its
-        ``lookup`` by ``postmap -q``, and whether the formula wrote it
-        (``ours``); ``tls_policy``: the ``smtp_tls_policy_maps`` ``table``,
-        the policy ``entries`` of each nexthop of the transport entry, and
-        the nexthops whose policy the formula set (``ours``).
+        ``lookup`` by ``postmap -q``, whether the formula wrote it
+        (``ours``), and ``shadowed_by``: the answer of a table that Postfix
+        asks first (``table``, ``key``, ``value``), which then wins over the
+        entry; ``tls_policy``: the ``smtp_tls_policy_maps`` ``table``, the
+        policy ``entries`` of each nexthop of the transport entry, and the
+        nexthops whose policy the formula set (``ours``).
     portal
         ``mynetworks``: the whole ``value`` and the entries the formula
         added (``ours``); ``private_domain``: ``present``, its
@@ -635,13 +784,16 @@ def _portal_smtp_check(mapdata):
         check = __salt__["ciphermail_mta.smtp_check"](host=host, port=port)
     except (CommandExecutionError, SaltInvocationError) as exc:
         return verdicts.verdict(verdicts.FAIL, str(exc), "Correct portal_server and portal_port")
-    where = f"smtp_check {check['host']}:{check['port']}"
+    nodes = check["nodes"]
     if check["ok"]:
-        return verdicts.verdict(verdicts.OK, f"{where}: {check['banner']}")
+        return verdicts.verdict(
+            verdicts.OK, "; ".join(f"smtp_check {node['host']}:{node['port']}: {node['banner']}" for node in nodes)
+        )
+    ports = ", ".join(sorted({str(node["port"]) for node in nodes}))
     return verdicts.verdict(
         verdicts.FAIL,
-        f"{where}: {check['error']}",
-        f"Let this gateway reach the portal's SMTP service on port {check['port']} (firewall, the portal's "
+        "; ".join(f"smtp_check {node['host']}:{node['port']}: {node['error']}" for node in nodes if node["error"]),
+        f"Let this gateway reach the portal's SMTP service on port {ports} (firewall, the portal's "
         "inet_interfaces), or correct portal_server and portal_port",
     )
 

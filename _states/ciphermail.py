@@ -18,6 +18,8 @@ refused because the domain exists counts as present. Taking back, a
 boolean the formula switched on is switched off; other values stay.
 """
 
+import contextlib
+
 import ciphermail_gateway_values as gateway_values
 import ciphermail_split_ledger
 import ciphermail_split_settings as split_settings
@@ -50,14 +52,19 @@ def _not_applied(ledger, kind, keys, wanted):
     }
 
 
-def _remember(ledger, old_was_read, kind, key, change):
+@contextlib.contextmanager
+def _remembered(ledger, old_was_read, kind, key, change):
     """
-    Before a write: record the value the item had (it was read), or keep
-    the value of an existing record current (documented-only mode records
-    nothing it has not read).
+    Around a write: record the value the item had (it was read), or keep the
+    value of an existing record current (documented-only mode records
+    nothing it has not read); a failed write takes its record back
+    (``Ledger.remembered``).
     """
     if old_was_read or ledger.record(kind, key) is not None:
-        ledger.remember(kind, key, change["old"], change["new"])
+        with ledger.remembered(kind, key, change["old"], change["new"]):
+            yield
+    else:
+        yield
 
 
 def _global_property(name):
@@ -96,8 +103,8 @@ def global_properties_managed(name, properties):
             planned = _not_applied(ledger, "global_property", {prop: prop for prop in wanted}, wanted)
 
         def set_property(prop, change):
-            _remember(ledger, read_back, "global_property", prop, change)
-            __salt__["ciphermail.global_property_set"](prop, change["new"])
+            with _remembered(ledger, read_back, "global_property", prop, change):
+                __salt__["ciphermail.global_property_set"](prop, change["new"])
             if not read_back:
                 ledger.remember_applied("global_property", prop, change["new"])
 
@@ -238,9 +245,9 @@ def domain_present(name, properties=None):
         def add_or_set(item, change):
             if item == "domain":
                 recorded = ledger.record("domain", domain) is not None
-                if not recorded:
-                    ledger.remember("domain", domain, None, "present")
-                if not _domain_add(conf, domain):
+                with ledger.remembered("domain", domain, None, "present"):
+                    added = _domain_add(conf, domain)
+                if not added:
                     found.append(domain)
                     if not recorded:
                         ledger.forget("domain", domain)  # it was there before the formula: not ours
@@ -248,8 +255,8 @@ def domain_present(name, properties=None):
                     ledger.remember_applied("domain", domain, "present")
                 return
             # Properties of a domain the formula adds go with the domain.
-            _remember(ledger, read_back and exists, "domain_property", keys[item], change)
-            __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
+            with _remembered(ledger, read_back and exists, "domain_property", keys[item], change):
+                __salt__["ciphermail.domain_property_set"](domain, item, change["new"])
             if not read_back:
                 ledger.remember_applied("domain_property", keys[item], change["new"])
 

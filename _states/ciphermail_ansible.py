@@ -11,6 +11,10 @@ key changes, the ledger records what it was, so ``override_keys_absent``
 takes back only what the formula did.
 """
 
+import contextlib
+import functools
+import os
+
 import ciphermail_gateway_values as gateway_values
 import ciphermail_split_ledger
 import ciphermail_split_state as state
@@ -74,19 +78,33 @@ def override_keys_present(name, values):
         _refuse_overridden(path, wanted)
         current = __salt__["ciphermail_ansible.override_read"]()
         planned = _diff_override(current, wanted)
+        created = {}
         if planned and not __salt__["file.file_exists"](path):
-            planned = {"file": {"old": None, "new": path}, **planned}
+            # Made by the first key's write (listed after the keys, so they show once it succeeded).
+            created["file"] = {"old": None, "new": path}
+            top = __salt__["ciphermail_ansible.override_dir_missing"]()
+            if top:
+                created["directory"] = {"old": None, "new": os.path.dirname(path)}
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
 
-        def set_key(item, change):
-            if item == "file":
-                ledger.remember("override_file", path, None, "present")
-                return
-            ledger.remember("override_key", item, change["old"], change["new"])
-            __salt__["ciphermail_ansible.override_set"]({item: typed[item]})
+        def holds(item, value):
+            return gateway_values.normalise_value(__salt__["ciphermail_ansible.override_read"]().get(item)) == value
 
-        state.apply_each(test, changes, planned, set_key)
-        subject, plural = _keys_in(path, [key for key in planned if key != "file"] or wanted)
+        def set_key(item, change):
+            if item in created:
+                return
+            with ledger.remembered("override_key", item, change["old"], change["new"], lambda: holds(item, change["new"])):
+                __salt__["ciphermail_ansible.override_set"]({item: typed[item]})
+
+        with contextlib.ExitStack() as records:
+            if not test and "directory" in created:
+                exists = functools.partial(__salt__["file.directory_exists"], os.path.dirname(path))
+                records.enter_context(ledger.remembered("override_dir", os.path.dirname(path), None, top, exists))
+            if not test and "file" in created:
+                exists = functools.partial(__salt__["file.file_exists"], path)
+                records.enter_context(ledger.remembered("override_file", path, None, "present", exists))
+            state.apply_each(test, changes, {**planned, **created}, set_key)
+        subject, plural = _keys_in(path, list(planned) or wanted)
         return state.report(test, planned, subject, "set", "set", plural)
 
     return state.run(name, work, __opts__, __context__)
@@ -163,20 +181,49 @@ def override_keys_absent(name, keys, force=False):
 
             state.apply_each(test, changes, {"file": {"old": path, "new": None}}, delete_file)
             comment += "; " + state.changed(test, path, "deleted")
+            comment += _remove_created_directory(test, changes, ledger, path)
         return comment + state.released_note(released, ("Key", "Keys"))
 
     return state.run(name, work, __opts__, __context__)
 
 
+def _remove_created_directory(test, changes, ledger, path):
+    """Once its override file is gone, remove the vars directory the formula created, if nothing else is in it."""
+    vars_dir = os.path.dirname(path)
+    record = ledger.record("override_dir", vars_dir)
+    if record is None:
+        return ""
+    others = [name for name in __salt__["file.readdir"](vars_dir) if name not in (".", "..", os.path.basename(path))]
+    if others:
+        if not test:
+            ledger.forget("override_dir", vars_dir)
+        return f"; {vars_dir} stays: it holds other files now"
+
+    def remove(_item, _change):
+        __salt__["ciphermail_ansible.override_dir_remove"](record["ours"])
+        ledger.forget("override_dir", vars_dir)
+
+    state.apply_each(test, changes, {"directory": {"old": vars_dir, "new": None}}, remove)
+    return "; " + state.changed(test, vars_dir, "removed (the formula had created it)")
+
+
 # -- cm-run-playbook ----------------------------------------------------------------------
 
 
-def _run_playbook(test, changes):
-    changes.update(PLAYBOOK_CHANGE)
+def _run_playbook(test, changes, only_if_pending=True):
+    """
+    Run the playbook (one run at a time on the gateway). ``only_if_pending``:
+    not when a run this one waited for has applied everything meanwhile.
+    """
     if test:
+        changes.update(PLAYBOOK_CHANGE)
         return state.changed(test, PLAYBOOK, "run")
-    run = __salt__["ciphermail_ansible.playbook_run"]()
-    return state.changed(test, PLAYBOOK, f"run (in {run['seconds']} s)")
+    run = __salt__["ciphermail_ansible.playbook_run"](only_if_pending=only_if_pending)
+    if not run["ran"]:
+        return state.settled(PLAYBOOK, f"applied (by another run, which this one waited {run['waited']} s for)")
+    changes.update(PLAYBOOK_CHANGE)
+    waited = f", after waiting {run['waited']} s for another run" if run["waited"] else ""
+    return state.changed(test, PLAYBOOK, f"run (in {run['seconds']} s{waited})")
 
 
 def _playbook_ret(ret):
@@ -192,7 +239,9 @@ def playbook_applied(name):
     Run ``cm-run-playbook`` when a run is pending: the override file changed
     and the playbook has not succeeded since (also after a failed or
     interrupted run). With ``watch``, also runs when a watched state changed.
-    Never runs twice in one state run.
+    Never runs twice in one state run, and never beside another run's
+    playbook: it waits for that one (up to ``playbook_timeout``), and does
+    not run when that one applied everything meanwhile.
 
     name
         A label.
@@ -222,6 +271,7 @@ def mod_watch(name, sfun=None, **kwargs):  # pylint: disable=unused-argument
     def work(test, changes):
         if sfun != "playbook_applied":
             raise SaltInvocationError(f"ciphermail_ansible.{sfun} does not support watch")
-        return _run_playbook(test, changes)
+        # A watched state of any kind changed: run whether or not the ledger holds a run pending.
+        return _run_playbook(test, changes, only_if_pending=False)
 
     return _playbook_ret(state.run(name, work, __opts__, __context__))

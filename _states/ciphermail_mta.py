@@ -31,6 +31,8 @@ code (``_Table``): the same guarantees for both. Ledger kinds: ``transport``
 computed default into main.cf).
 """
 
+import contextlib
+
 import ciphermail_postfix_tls
 import ciphermail_postfix_values
 import ciphermail_split_ledger
@@ -54,20 +56,38 @@ def _mta(function, *args, **kwargs):
     return __salt__[f"ciphermail_mta.{function}"](*args, **kwargs)
 
 
-def _reloaded(test, made, comment):
+RELOAD_RETRIED = {"old": "pending", "new": "done"}
+
+
+def _reloaded(test, changes, comment):
     """
     ``comment``, and after a live change, Postfix reloaded once (when it is
-    running). A failed reload fails the state; the changes are still reported.
+    running). A reload that failed in an earlier run is pending in the
+    ledger, and is done now although nothing changed: ``changes`` get
+    ``reload`` ``{"old": "pending", "new": "done"}`` (predicted under
+    test=True). A failed reload fails the state and stays pending; the
+    changes are still reported.
     """
-    if test or not made:
+    ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
+    retry = not changes and ledger.reload_pending
+    if not retry and (test or not changes):
         return comment
+    earlier = " (its reload failed in an earlier run)" if retry else ""
+    if retry:
+        changes["reload"] = dict(RELOAD_RETRIED)
+        if test:
+            return f"{comment}; Postfix would be reloaded, if it is running{earlier}"
+    ledger.set_reload_pending(True)
     try:
         reloaded = _mta("reload_if_running")["reloaded"]
     except CommandExecutionError as exc:
-        raise CommandExecutionError(f"{comment}, but reloading Postfix failed: {exc}") from exc
-    return f"{comment}; " + (
-        "Postfix has been reloaded" if reloaded else "Postfix is not running, so it has not been reloaded"
-    )
+        if retry:
+            changes.clear()
+        raise CommandExecutionError(f"{comment}, but reloading Postfix failed: {exc}. The next run reloads it") from exc
+    ledger.set_reload_pending(False)
+    if reloaded:
+        return f"{comment}; Postfix has been reloaded{earlier}"
+    return f"{comment}; Postfix is not running, so it has not been reloaded{earlier}"
 
 
 # -- lookup tables: the transport table and the TLS policy table ----------------------
@@ -112,25 +132,28 @@ class _Table:
             return _mta("tls_policy_set", {}, test=True)["entries_left"]
         return _mta("transport_delete", keys[0], test=True)["entries_left"]
 
-    def remove_file(self, table):
-        return _mta(f"{self.name}_file_remove", table)
+    def remove_file(self, table, configured_ok=False):
+        return _mta(f"{self.name}_file_remove", table, configured_ok=configured_ok)
 
 
 TRANSPORT = _Table("transport", TRANSPORT_MAPS)
 TLS_POLICY = _Table("tls_policy", TLS_POLICY_MAPS)
 
 
-def _remember(ledger, table, plan, keys):
-    """Record what an update is about to change (``plan``: its test=True answer)."""
+def _records(table, plan, keys):
+    """``(item, kind, key, before, ours)`` of what an update is about to change (``plan``: its test=True answer)."""
     changes = plan["changes"]
+    records = []
     if table.file_item in changes:
-        ledger.remember(table.file_kind, changes[table.file_item]["new"], None, plan["table"])
+        records.append((table.file_item, table.file_kind, changes[table.file_item]["new"], None, plan["table"]))
     if table.parameter in changes:
-        ledger.remember(table.maps_kind, table.parameter, _mta("main_cf_get", table.parameter), plan["table"])
+        before = _mta("main_cf_get", table.parameter)
+        records.append((table.parameter, table.maps_kind, table.parameter, before, plan["table"]))
     for key in keys:
         change = changes.get(table.item(key))
         if change:
-            ledger.remember(table.entry_kind, key, change["old"], change["new"])
+            records.append((table.item(key), table.entry_kind, key, change["old"], change["new"]))
+    return records
 
 
 def _set_entries(table, wanted, test, changes):
@@ -141,12 +164,16 @@ def _set_entries(table, wanted, test, changes):
     """
     plan = table.update(wanted, test=True)
     if plan["changes"] and not test:
-        _remember(ciphermail_split_ledger.of_host(__opts__, __pillar__), table, plan, wanted)
-        try:
-            plan = table.update(wanted, test=False)
-        except CommandExecutionError:
-            changes.update(_made_before_failure(table, wanted, plan["changes"]))
-            raise
+        ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
+        with contextlib.ExitStack() as records:
+            for item, *record in _records(table, plan, wanted):
+                # A failed update keeps the record only of what it changed before failing.
+                records.enter_context(ledger.remembered(*record, kept=lambda item=item: item in changes))
+            try:
+                plan = table.update(wanted, test=False)
+            except CommandExecutionError:
+                changes.update(_made_before_failure(table, wanted, plan["changes"]))
+                raise
     changes.update(plan["changes"])
     return plan["table"]
 
@@ -173,11 +200,13 @@ def _take_back(ledger, table, keys, force, test):
     the formula, or delete the entry, while it holds the formula's value
     (or ``force``). Once no entry of the formula is left in the table, also
     put back its main.cf parameter if the formula set it, and remove a table
-    file the formula created when nothing else is in it. Returns the changes.
+    file the formula created when nothing else is in it (also one an admin's
+    main.cf named before it existed). Returns the changes and the keys
+    someone changed since the formula set them, which stay.
     """
     info = table.info()
     created = ledger.record(table.file_kind, info["path"])
-    wanted, in_use = {}, False
+    wanted, in_use, released = {}, False, []
     for key in keys:
         current = table.get(key)
         record = ledger.record(table.entry_kind, key)
@@ -188,6 +217,8 @@ def _take_back(ledger, table, keys, force, test):
             wanted[key] = None
         elif current is not None:
             in_use = True
+            if record:
+                released.append(key)
     made, left = {}, None
     if wanted:
         result = table.update(wanted, test)
@@ -198,10 +229,13 @@ def _take_back(ledger, table, keys, force, test):
     in_use = in_use or bool(left)
     ours_left = [key for key in ledger.records(table.entry_kind) if key not in keys]
     if not ours_left:
-        if ledger.record(table.maps_kind, table.parameter) and not (created and in_use):
+        maps_ours = ledger.record(table.maps_kind, table.parameter)
+        if maps_ours and not (created and in_use):
             made.update(_restore_maps(ledger, table, test))
-        if created and left == 0 and not in_use and (table.parameter in made or not info["configured"]):
-            removed = {"old": info["path"], "new": None} if test else table.remove_file(created["ours"])
+        # A file the formula created for an admin's main.cf setting goes back to missing, as it was.
+        gone = table.parameter in made or not info["configured"] or not maps_ours
+        if created and left == 0 and not in_use and gone:
+            removed = {"old": info["path"], "new": None} if test else table.remove_file(created["ours"], not maps_ours)
             made.update({table.file_item: removed} if removed else {})
     if not test:
         for key in keys:
@@ -209,7 +243,7 @@ def _take_back(ledger, table, keys, force, test):
         if not ours_left:
             ledger.forget(table.file_kind, info["path"])
             ledger.forget(table.maps_kind, table.parameter)
-    return made
+    return made, released
 
 
 # -- transport -----------------------------------------------------------------
@@ -244,11 +278,24 @@ def transport_present(name, host, port=None):
 
     def work(test, changes):
         nexthop = ciphermail_postfix_values.nexthop(host, port)
+        _refuse_shadowed(name, nexthop)
         table = _set_entries(TRANSPORT, {name.lower(): nexthop}, test, changes)
         where = f"set to {nexthop} in {table}"
         return _reloaded(test, changes, state.report(test, changes, f"Transport entry {name}", where, where))
 
     return state.run(name, work, __opts__, __context__)
+
+
+def _refuse_shadowed(name, nexthop):
+    """Fail when Postfix would find another answer for the domain before the formula's entry."""
+    shadow = _mta("transport_shadowed", name)
+    if shadow and shadow["value"] != nexthop:
+        raise CommandExecutionError(
+            f"Postfix would not use the transport entry {name} {nexthop}: {shadow['table']} answers "
+            f"{shadow['value']} for {shadow['key']} first (Postfix asks every table of transport_maps "
+            f"for the full address, then the fixed-string tables for the domain). Remove that entry, "
+            f"or route it to {nexthop}"
+        )
 
 
 def transport_absent(name, force=False):
@@ -273,10 +320,14 @@ def transport_absent(name, force=False):
 
     def work(test, changes):
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
-        made = _take_back(ledger, TRANSPORT, [name.lower()], force, test)
+        made, released = _take_back(ledger, TRANSPORT, [name.lower()], force, test)
         changes.update(made)
-        comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
-        return _reloaded(test, made, comment)
+        if released and not made:
+            comment = state.settled(f"Transport entry {name}", f"set to {TRANSPORT.get(name.lower())}") + "."
+        else:
+            comment = state.report(test, made, f"The formula's transport entry {name}", "taken back", "taken back")
+        comment += state.released_note([name] if released else [], ("Transport entry", "Transport entries"))
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)
 
@@ -361,9 +412,11 @@ def tls_policy_absent(name, host=None, port=None, keep=None, force=False):
         )
         if not pending:  # nothing of the formula's to take back: no need to ask Postfix
             return state.settled(subject, "taken back", plural=True)
-        made = _take_back(ledger, TLS_POLICY, targets, force, test)
+        made, released = _take_back(ledger, TLS_POLICY, targets, force, test)
         changes.update(made)
-        return _reloaded(test, made, state.report(test, made, subject, "taken back", "taken back", plural=True))
+        comment = state.report(test, made, subject, "taken back", "taken back", plural=True)
+        comment += state.released_note(released, ("TLS policy entry", "TLS policy entries"))
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)
 
@@ -436,12 +489,15 @@ def _update_mynetworks(ledger, parameter, test, remember, **update):
     result = _mta("mynetworks_update", test=True, **update)
     changes = _list_changes(result)
     if changes and not test:
-        if remember:
-            for entry in result["added"]:
-                ledger.remember("mynetworks", ciphermail_split_ledger.mynetworks_key(parameter, entry), None, "present")
-            if result["materialised"] is not None:
-                ledger.remember("mynetworks_param", parameter, None, result["materialised"])
-        changes = _list_changes(_mta("mynetworks_update", **update))
+        with contextlib.ExitStack() as records:
+            if remember:
+                # The update either is made or leaves main.cf as it was: a failure keeps no record.
+                for entry in result["added"]:
+                    key = ciphermail_split_ledger.mynetworks_key(parameter, entry)
+                    records.enter_context(ledger.remembered("mynetworks", key, None, "present"))
+                if result["materialised"] is not None:
+                    records.enter_context(ledger.remembered("mynetworks_param", parameter, None, result["materialised"]))
+            changes = _list_changes(_mta("mynetworks_update", **update))
     return changes
 
 
@@ -517,9 +573,13 @@ def mynetworks_present(name, addresses, parameter="mynetworks", allow_networks=F
             _forget_entries(ledger, parameter, stale)
         changes.update(made)
         if made:
-            return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
-        subject, plural = state.things(f"{parameter} entry", f"{parameter} entries", wanted)
-        return state.settled(subject, "present", plural) if wanted else state.settled(parameter, "as it should be")
+            comment = state.changed(test, parameter, _list_update(parameter, made))
+        elif wanted:
+            subject, plural = state.things(f"{parameter} entry", f"{parameter} entries", wanted)
+            comment = state.settled(subject, "present", plural)
+        else:
+            comment = state.settled(parameter, "as it should be")
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)
 
@@ -529,9 +589,10 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
     Remove the formula's entries from ``mynetworks``: those of ``addresses``,
     or all of them when ``addresses`` is None. An entry that was there before
     the formula, or that an admin wrote since, stays. ``force``: remove the
-    given addresses even when the ledger does not say they are ours. Once
-    only the default the formula wrote out is left, main.cf stops setting
-    the parameter (``postconf -X``).
+    given addresses even when the ledger does not say they are ours, and
+    the formula's own entries too. Once only the default the formula wrote
+    out is left, main.cf stops setting the parameter (as ``postconf -X``
+    would).
 
     changes: ``mynetworks`` ``{"old": [...], "new": [...]}``;
     ``mynetworks_in_main_cf`` ``{"old": True, "new": False}`` when unset.
@@ -546,7 +607,9 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
         ledger = ciphermail_split_ledger.of_host(__opts__, __pillar__)
         current = _mta("mynetworks_get", parameter)
         ours = ledger.mynetworks_entries(parameter)
-        targets = ours if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
+        given = [] if addresses is None else ciphermail_postfix_values.mynetworks_entries(addresses, True)
+        # With force, the given addresses go as well as the formula's own.
+        targets = list(dict.fromkeys([*ours, *given])) if force or addresses is None else given
         made = _update_mynetworks(
             ledger, parameter, test, remember=False, remove=_taken_back(ledger, parameter, targets, current, force)
         )
@@ -554,7 +617,9 @@ def mynetworks_absent(name, addresses=None, parameter="mynetworks", force=False)
             _forget_entries(ledger, parameter, [entry for entry in targets if entry in ours])
         changes.update(made)
         if made:
-            return _reloaded(test, made, state.changed(test, parameter, _list_update(parameter, made)))
-        return state.settled(parameter, "without the formula's entries")
+            comment = state.changed(test, parameter, _list_update(parameter, made))
+        else:
+            comment = state.settled(parameter, "without the formula's entries")
+        return _reloaded(test, changes, comment)
 
     return state.run(name, work, __opts__, __context__)

@@ -44,3 +44,45 @@ def role_ready(name, role):
         return state.settled(f"The commands of the {role} role ({names}) and the state directory", "in place", True)
 
     return state.run(name, work, __opts__, __context__)
+
+
+def split_mode_absent(name, role, force=False, addresses=None):
+    """
+    The last state of each role's clean: fail when the gateway still takes
+    part in split mode once clean is done (predicted under test=True): the
+    override key enabled for Ansible, a route Postfix takes for the private
+    domain, the private domain, a main gateway address in ``mynetworks``.
+    Clean leaves what it cannot prove is the formula's (it was there
+    before, the ledger was lost, the pillar role changed); the comment says
+    what is left and how to take it back. Changes nothing.
+
+    name
+        A label.
+    role
+        The role being cleaned: ``main`` or ``portal``.
+    force
+        The clean runs with ``clean_force`` (takes back what the ledger
+        cannot show as the formula's).
+    addresses
+        The main gateway's addresses (pillar ``main_gateway_addresses``).
+
+    .. code-block:: yaml
+
+        ciphermail_split-portal-clean-split-mode-absent:
+          ciphermail_split.split_mode_absent:
+            - role: portal
+    """
+
+    def work(test, changes):  # pylint: disable=unused-argument
+        # Under test=True the clean states have not run: predict what they leave.
+        left = __salt__["ciphermail_split.leftovers"](role, cleaned=not test, force=force, addresses=addresses)
+        if left:
+            reasons = {}
+            for item in left:
+                reasons.setdefault(item["why"], []).append(item["what"])
+            parts = "; ".join(f"{', '.join(whats)}: {why}" for why, whats in reasons.items())
+            verb = "would still take" if test else "still takes"
+            raise CommandExecutionError(f"This gateway {verb} part in split mode, so clean is not done. {parts}")
+        return state.settled("Split mode", "absent from this gateway")
+
+    return state.run(name, work, __opts__, __context__)

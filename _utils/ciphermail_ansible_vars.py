@@ -46,8 +46,9 @@ def _render_key(key, value):
 
 
 def _top_level_entry(lines, key):
-    """(first, end) line indexes of ``key``'s top-level block entry, or None."""
-    pattern = re.compile(rf"^{re.escape(key)}\s*:(\s|$)")
+    """(first, end) line indexes of ``key``'s top-level block entry (the key plain or quoted), or None."""
+    spelled = "|".join(re.escape(form) for form in (key, f'"{key}"', f"'{key}'"))
+    pattern = re.compile(rf"^(?:{spelled})\s*:(\s|$)")
     for index, line in enumerate(lines):
         if pattern.match(line):
             end = index + 1
@@ -64,11 +65,31 @@ def _continues_entry(line):
     return line[:1] in (" ", "\t") or not line.strip() or line.startswith("- ") or line.rstrip() == "-"
 
 
+def _inline_comment(line):
+    """The comment that ends a one-line ``key: value  # comment`` entry (with the blanks before it), or ""."""
+    body = line.rstrip("\r\n")
+    for match in re.finditer(r"[ \t]+#", body):
+        try:
+            if yaml.safe_load(body[: match.start()]) == yaml.safe_load(body):
+                return body[match.start() :]
+        except yaml.YAMLError:
+            continue
+    return ""
+
+
+def _with_comment(rendered, comment):
+    """A one-line ``rendered`` entry with the admin's ``comment`` kept at its end."""
+    if not comment or len(rendered) != 1:
+        return rendered
+    return [rendered[0].rstrip("\n") + comment + "\n"]
+
+
 def edit(text, set_values, remove_keys):
     """
     ``text`` (None: a new file) with the top-level keys ``remove_keys``
     removed and ``set_values`` set in place, or appended; every other line,
-    comments too, is kept.
+    comments too, is kept, and so is a comment at the end of a key's line.
+    A key may be written plain or quoted (``"key":``), as YAML allows.
     """
     lines = (text or OVERRIDE_HEADER).splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
@@ -81,7 +102,8 @@ def edit(text, set_values, remove_keys):
         rendered = _render_key(key, value).splitlines(keepends=True)
         found = _top_level_entry(lines, key)
         if found:
-            lines[found[0] : found[1]] = rendered
+            comment = _inline_comment(lines[found[0]]) if found[1] - found[0] == 1 else ""
+            lines[found[0] : found[1]] = _with_comment(rendered, comment)
         else:
             lines.extend(rendered)
     return "".join(lines)

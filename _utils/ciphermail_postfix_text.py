@@ -145,6 +145,23 @@ def remove_definitions(text, parameter):
     return "".join(lines)
 
 
+def set_definition(text, parameter, value):
+    """
+    main.cf ``text`` with ``parameter = value`` (what ``postconf -e`` does):
+    each definition of ``parameter`` replaced in place (its continuation
+    lines too), or a new last line when main.cf does not set it.
+    """
+    lines = _split_lines(text)
+    found = _definitions(lines, parameter)
+    if not found:
+        _end_with_newline(lines)
+        lines.append(f"{parameter} = {value}\n")
+    for first, last, _ in reversed(found):
+        ending = _line_ending(lines[last]) or "\n"
+        lines[first : last + 1] = [f"{parameter} = {value}{ending}"]
+    return "".join(lines)
+
+
 def _element_rows(lines, definition):
     """``(line_index, [(start, end), ...])`` of the list elements on each line of a definition."""
     first, last, value_start = definition

@@ -50,6 +50,7 @@ _PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}", re.IGNORECASE)
 _PORT_TEXT = re.compile(r"[0-9]{1,5}")
 _PREFIX_TEXT = re.compile(r"/[0-9]{1,3}")
 _ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]+")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 
@@ -60,6 +61,19 @@ def _ip_address(value):
     except ValueError:
         return None
     return None if getattr(address, "scope_id", None) else address
+
+
+def _unmapped(address):
+    """
+    ``address`` (an IP address or network) in the form Postfix matches: an
+    IPv4-mapped IPv6 one (``::ffff:192.0.2.10``) as IPv4, since Postfix sees
+    such a client as plain IPv4 (``192.0.2.10``) and would never match it.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        return address.ipv4_mapped or address
+    if isinstance(address, ipaddress.IPv6Network) and address.prefixlen >= 96 and address.subnet_of(_IPV4_MAPPED):
+        return ipaddress.IPv4Network((int(address.network_address) & 0xFFFFFFFF, address.prefixlen - 96))
+    return address
 
 
 def _host_name(value, what):
@@ -81,7 +95,10 @@ def port_number(value):
 def _host(value, what):
     """``(address, host)`` of a plain host name or IP address: the address (None for a name), the host written back."""
     address = _ip_address(value) if isinstance(value, str) else None
-    return (None, _host_name(value, what)) if address is None else (address, address.compressed)
+    if address is None:
+        return None, _host_name(value, what)
+    address = _unmapped(address)
+    return address, address.compressed
 
 
 def portal_nodes(hosts, what="host"):
@@ -120,7 +137,8 @@ def nexthop(host, port=None):
     """
     The transport nexthop that delivers to ``host`` by SMTP without MX
     lookup: ``smtp:[portal.example.net]``, ``smtp:[192.0.2.20]:2525``,
-    ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address,
+    ``smtp:[ipv6:2001:db8::20]``. ``host``: a plain host name or IP address
+    (an IPv4-mapped IPv6 one is written as IPv4),
     or a list of them, the portal nodes tried in order: ``smtp:[a]:25, [b]:25``
     (Postfix 3.5 and later; one transport, then the nexthops, so each
     element after the first has no ``smtp:``). ``port``: 1-65535 or None.
@@ -337,12 +355,14 @@ def same_network(token, entry):
 def mynetworks_entry(address, allow_networks=False):
     """
     The ``mynetworks`` entry for ``address``: an IPv4 host bare
-    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``).
+    (``192.0.2.10``), an IPv6 host bracketed (``[2001:db8::10]/128``), an
+    IPv4-mapped IPv6 address (``::ffff:192.0.2.10``) as IPv4.
     Networks only with ``allow_networks``; ``/0`` is always refused.
     """
     network = _network(address) if isinstance(address, str) else None
     if network is None:
         raise invalid("address", address, "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10")
+    network = _unmapped(network)
     canonical = _network_entry(network)
     if network.prefixlen == 0:
         raise invalid(
@@ -420,6 +440,53 @@ def table_spec(entry, parameter="transport_maps"):
             f"{parameter}: {entry} uses a relative path; this formula edits only tables with an absolute path"
         )
     return kind, path
+
+
+#: Table types Postfix treats as patterns (``DICT_FLAG_PATTERN``): it asks
+#: them for a transport with the full address only, never the domain.
+PATTERN_TABLE_TYPES = ("regexp", "pcre", "cidr", "tcp", "socketmap", "randmap", "fail")
+_COMPOSITE_TABLE_TYPES = ("unionmap", "pipemap")
+
+
+def query_name(entry):
+    """The ``transport_maps`` element ``entry`` as ``postmap -q`` opens it (``proxy:`` gives the same answers)."""
+    return entry[len("proxy:") :] if entry.startswith("proxy:") else entry
+
+
+def is_pattern_table(entry):
+    """True when Postfix asks the table ``entry`` for full addresses only (a composite: as its first table)."""
+    kind, _, rest = query_name(entry).partition(":")
+    if kind in _COMPOSITE_TABLE_TYPES:
+        inner = split_list(rest.strip()[1:-1]) if rest.strip().startswith("{") else []
+        return bool(inner) and is_pattern_table(inner[0])
+    return kind in PATTERN_TABLE_TYPES
+
+
+def transport_lookups(entries, domain, local_part):
+    """
+    The ``(key, table)`` lookups Postfix's trivial-rewrite makes for mail to
+    ``local_part@domain`` with ``transport_maps`` = ``entries``, in its
+    order: the full address in every table, then the domain in each
+    fixed-string table (not the parent domains or ``*``, asked only after).
+    """
+    address = f"{local_part}@{domain}"
+    return [(address, entry) for entry in entries] + [
+        (domain, entry) for entry in entries if not is_pattern_table(entry)
+    ]
+
+
+def transport_lookups_before(entries, ours, domain, local_part):
+    """
+    The lookups of :func:`transport_lookups` that Postfix makes before it
+    reaches ``domain`` in the table ``ours`` (``type:path``); ``[]`` when
+    ``ours`` is not among ``entries``.
+    """
+    specs = [table_spec(entry) for entry in entries]
+    position = next((index for index, spec in enumerate(specs) if spec and ":".join(spec) == ours), None)
+    if position is None:
+        return []
+    lookups = transport_lookups(entries, domain, local_part)
+    return lookups[: lookups.index((domain, entries[position]))]
 
 
 def table_parameter(parameter):

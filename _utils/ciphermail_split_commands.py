@@ -10,6 +10,8 @@ Imported as a plain module by the execution modules, which pass Salt's
 ``cmd.run_all`` in.
 """
 
+import re
+
 import salt.utils.path
 from ciphermail_split_settings import LOOKUP_KEY
 from salt.exceptions import CommandExecutionError
@@ -19,6 +21,19 @@ ROLE_COMMANDS = {
     "main": ("postconf", "postmap", "postfix", "playbook_cmd"),
     "portal": ("cli", "postconf", "postfix"),
 }
+
+#: The host setting that limits each command's run time.
+TIMEOUT_KEYS = {
+    "cli": "cli_timeout",
+    "playbook_cmd": "playbook_timeout",
+    "postconf": "postfix_timeout",
+    "postmap": "postfix_timeout",
+    "postfix": "postfix_timeout",
+}
+
+# What Salt's cmd.run_all returns for a command it killed at its timeout:
+# exit code 1, no stderr, and this on stdout (salt/utils/timed_subprocess.py).
+_SALT_TIMEOUT = re.compile(r" : Timed out after [0-9.]+ seconds\Z")
 
 
 def missing(settings, key):
@@ -74,10 +89,19 @@ def run(run_all, settings, key, args, title, timeout, env=None, ok_codes=(0,)):
         )
     except CommandExecutionError as exc:
         raise CommandExecutionError(f"{LOOKUP_KEY}:{key}: cannot run {title}: {_reason(exc)}") from None
-    if result["retcode"] is None:
-        raise CommandExecutionError(f"{title} timed out after {timeout} s")
+    if _timed_out(result):
+        raise CommandExecutionError(
+            f"{LOOKUP_KEY}:{key}: {title} timed out after {timeout} s ({LOOKUP_KEY}:{TIMEOUT_KEYS[key]})"
+        )
     if result["retcode"] not in ok_codes:
         output = (result.get("stderr") or result.get("stdout") or "").strip()
-        message = f"{title} failed (exit {result['retcode']}): {output or 'no output'}"
+        message = f"{LOOKUP_KEY}:{key}: {title} failed (exit {result['retcode']}): {output or 'no output'}"
         raise CommandFailed(message, result["retcode"], output)
     return result
+
+
+def _timed_out(result):
+    """True when Salt killed the command at its timeout (older releases: exit code None)."""
+    if result["retcode"] is None:
+        return True
+    return result["retcode"] == 1 and not result.get("stderr") and bool(_SALT_TIMEOUT.search(result.get("stdout") or ""))

@@ -8,6 +8,11 @@ in the same directory (Postfix and Ansible skip dot files), is flushed to
 disk with its final mode and owner, and is renamed over the old one, so a
 reader sees the old file or the new one, never a part. If anything fails
 before the rename, the old file is untouched and the temporary file is gone.
+
+The file keeps what the admin gave it: an existing file its mode and owner,
+a path that is a symlink its link (the file it points to is the one
+replaced, in its own directory). Only a file the formula creates gets the
+mode the caller names.
 """
 
 import contextlib
@@ -31,23 +36,24 @@ def read_text(path):
         raise CommandExecutionError(f"Cannot read {path}: {exc}") from exc
 
 
-def write_text(path, text, mode=None):
+def write_text(path, text, new_file_mode=NEW_FILE_MODE):
     """
-    Replace ``path`` with ``text`` atomically. ``mode``: the file's mode;
-    None keeps the mode and owner of the file it replaces (0644 for a new
-    file).
+    Replace the file at ``path`` with ``text`` atomically. An existing file
+    keeps its mode and owner; when ``path`` is a symlink, the file it points
+    to is replaced and the link stays. A new file gets ``new_file_mode``.
     """
-    directory, name = os.path.split(path)
+    target = os.path.realpath(path)
+    directory, name = os.path.split(target)
     try:
-        existing = _stat_or_none(path)
+        existing = _stat_or_none(target)
         handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
         try:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(text.encode("utf-8", "surrogateescape"))
                 stream.flush()
                 os.fsync(stream.fileno())
-            _copy_or_set_mode(temporary, existing, mode)
-            os.replace(temporary, path)
+            _keep_or_set_mode(temporary, existing, new_file_mode)
+            os.replace(temporary, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
@@ -82,13 +88,13 @@ def _stat_or_none(path):
         return None
 
 
-def _copy_or_set_mode(temporary, existing, mode):
-    if mode is not None or existing is None:
-        os.chmod(temporary, NEW_FILE_MODE if mode is None else mode)
+def _keep_or_set_mode(temporary, existing, new_file_mode):
+    if existing is None:
+        os.chmod(temporary, new_file_mode)
         return
-    os.chmod(temporary, stat.S_IMODE(existing.st_mode))
     if (existing.st_uid, existing.st_gid) != (os.getuid(), os.getgid()):
         os.chown(temporary, existing.st_uid, existing.st_gid)
+    os.chmod(temporary, stat.S_IMODE(existing.st_mode))
 
 
 def _sync_directory(directory):

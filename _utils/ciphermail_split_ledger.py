@@ -10,8 +10,10 @@ did: an item is restored to its old value only while it still holds ours, so
 an admin's later edit is never overwritten and nothing the formula did not
 add is ever removed.
 
-The ledger also remembers a pending ``cm-run-playbook`` run: the override
-file changed but the playbook has not yet succeeded since.
+The ledger also remembers what is still pending: a ``cm-run-playbook`` run
+(the override file changed but the playbook has not yet succeeded since),
+and a ``postfix reload`` (Postfix's configuration changed but the reload
+failed), so the next run does it.
 
 With ``cli_read_back: false`` (documented-only mode) the formula cannot
 read the gateway, and it keeps what it *applied*: the value each
@@ -24,6 +26,7 @@ and written atomically. The state and execution modules keep it through
 :class:`Ledger`; an admin reads it with ``salt <gw> ciphermail_ledger.show``.
 """
 
+import contextlib
 import json
 import os
 
@@ -59,13 +62,19 @@ class Ledger:
         """Every record and whether a playbook run is pending."""
         text = files.read_text(self.path)
         if text is None:
-            return {"records": {}, "playbook_pending": False, "applied": {}}
+            return {"records": {}, "playbook_pending": False, "reload_pending": False, "applied": {}}
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise CommandExecutionError(f"Cannot read the ciphermail_split ledger {self.path}: {exc}") from exc
+            raise CommandExecutionError(
+                f"Cannot read the ciphermail_split ledger {self.path}: {exc}. It records what the formula "
+                "changed, which clean takes back. Put back a copy from your backup; or move it aside: the "
+                "formula then starts a new one, and clean names what it cannot prove is the formula's, for "
+                "you to take back with pillar ciphermail_split:clean_force"
+            ) from exc
         data.setdefault("records", {})
         data.setdefault("playbook_pending", False)
+        data.setdefault("reload_pending", False)
         data.setdefault("applied", {})
         return data
 
@@ -74,7 +83,7 @@ class Ledger:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         except OSError as exc:
             raise CommandExecutionError(f"Cannot create the ciphermail_split state directory: {exc}") from exc
-        files.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+        files.write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", new_file_mode=0o600)
 
     def record(self, kind, key):
         """The record of one item (``{"before": ..., "ours": ...}``), or None when the formula never changed it."""
@@ -111,6 +120,33 @@ class Ledger:
             data["records"][record_id] = entry
         self._save(data)
         return data["records"].get(record_id)
+
+    @contextlib.contextmanager
+    def remembered(self, kind, key, before, ours, kept=None):
+        """
+        :meth:`remember` the change around the write it guards (the
+        ``with`` block). When the write fails, the record is taken back to
+        what it was, unless ``kept()`` says the item holds ``ours`` anyway
+        (the write went through before the failure): else an admin who then
+        sets the same value by hand would lose it to the next clean.
+        """
+        prior = self.record(kind, key)
+        self.remember(kind, key, before, ours)
+        try:
+            yield
+        except BaseException:
+            if not _holds(kept):
+                self._put_back(kind, key, prior)
+            raise
+
+    def _put_back(self, kind, key, prior):
+        data = self.load()
+        record_id = _record_id(kind, key)
+        if prior is None:
+            data["records"].pop(record_id, None)
+        else:
+            data["records"][record_id] = prior
+        self._save(data)
 
     def forget(self, kind, key):
         """Drop the record of one item (clean restored it, or an admin took it over); True when there was one."""
@@ -178,11 +214,33 @@ class Ledger:
 
     def set_playbook_pending(self, pending):
         """Remember (or clear) a pending ``cm-run-playbook`` run."""
+        return self._set_flag("playbook_pending", pending)
+
+    @property
+    def reload_pending(self):
+        """True when Postfix's configuration changed and ``postfix reload`` has not succeeded since."""
+        return bool(self.load()["reload_pending"])
+
+    def set_reload_pending(self, pending):
+        """Remember (or clear) a pending ``postfix reload``."""
+        return self._set_flag("reload_pending", pending)
+
+    def _set_flag(self, flag, value):
         data = self.load()
-        if bool(data["playbook_pending"]) != bool(pending):
-            data["playbook_pending"] = bool(pending)
+        if bool(data[flag]) != bool(value):
+            data[flag] = bool(value)
             self._save(data)
-        return bool(pending)
+        return bool(value)
+
+
+def _holds(kept):
+    """``kept()``, False when there is none or it cannot tell."""
+    if kept is None:
+        return False
+    try:
+        return bool(kept())
+    except Exception:  # pylint: disable=broad-except
+        return False
 
 
 def held(items):

@@ -197,6 +197,7 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
     for messenger, enabled in config["messengers"].items():
         _check(found, f"{PILLAR_KEY}:messengers:{messenger}", _bool, enabled)
     _check(found, f"{PILLAR_KEY}:allow_networks", _bool, config["allow_networks"])
+    _check(found, f"{PILLAR_KEY}:clean_force", _bool, config["clean_force"])
     key = f"{PILLAR_KEY}:portal_tls"
     _check(found, key, postfix_tls.portal_tls, config["portal_tls"], key)
     if config["role"] == "main":

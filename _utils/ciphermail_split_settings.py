@@ -199,5 +199,17 @@ def cli_mode(settings):
 
 
 def masked(settings):
-    """``settings`` with the values of ``command_env`` replaced by :data:`MASK`, fit to show."""
-    return {**settings, "command_env": {name: MASK for name in settings["command_env"]}}
+    """
+    ``settings`` with the values of ``command_env`` replaced by :data:`MASK`,
+    fit to show: only valid variable names are kept; a ``command_env`` of
+    another shape, or a name that is not one, is shown as :data:`MASK` too.
+    """
+    env = settings["command_env"]
+    if not isinstance(env, dict):
+        return {**settings, "command_env": MASK}
+    return {
+        **settings,
+        "command_env": {
+            (name if isinstance(name, str) and _ENV_NAME.match(name) else MASK): MASK for name in env
+        },
+    }

@@ -5,7 +5,9 @@
   too when the formula created it and nothing else is in it), the playbook so
   portal mail is no longer routed to the private domain, then the transport
   entry, then the TLS policies of the portal nodes. Only what the formula
-  added is removed.
+  added is removed (with clean_force, what the ledger cannot show as the
+  formula's too); the last state fails when the gateway still takes part in
+  split mode, naming what is left.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
@@ -26,6 +28,7 @@ ciphermail_split-main-clean-override-absent:
   ciphermail_ansible.override_keys_absent:
     - keys:
       - {{ lookup.override_key }}
+    - force: {{ mapdata.clean_force | json }}
     - require:
       - ciphermail_split: ciphermail_split-main-clean-ready
 
@@ -37,6 +40,7 @@ ciphermail_split-main-clean-playbook-applied:
 ciphermail_split-main-clean-transport-absent:
   ciphermail_mta.transport_absent:
     - name: {{ lookup.private_domain | json }}
+    - force: {{ mapdata.clean_force | json }}
     - require:
       - ciphermail_ansible: ciphermail_split-main-clean-playbook-applied
 
@@ -45,4 +49,12 @@ ciphermail_split-main-clean-tls-policy-absent:
     - name: {{ lookup.private_domain | json }}
     - require:
       - ciphermail_mta: ciphermail_split-main-clean-transport-absent
+
+ciphermail_split-main-clean-split-mode-absent:
+  ciphermail_split.split_mode_absent:
+    - role: main
+    - force: {{ mapdata.clean_force | json }}
+    - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - require:
+      - ciphermail_mta: ciphermail_split-main-clean-tls-policy-absent
 {%- endif %}

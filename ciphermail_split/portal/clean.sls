@@ -4,7 +4,9 @@
   Portal gateway, taken back in the reverse order: the header triggers get
   their earlier values (disabled on a gateway that had none), the private
   domain goes if the formula added it, then the main gateway's mynetworks
-  entries the formula added. What an admin set is left alone.
+  entries the formula added. What an admin set is left alone (with
+  clean_force, what the ledger cannot show as the formula's goes too); the
+  last state fails when the gateway still takes part in split mode.
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
@@ -34,12 +36,25 @@ ciphermail_split-portal-clean-header-triggers-restored:
 ciphermail_split-portal-clean-private-domain-absent:
   ciphermail.domain_absent:
     - name: {{ lookup.private_domain | json }}
+    - force: {{ mapdata.clean_force | json }}
     - require:
       - ciphermail: ciphermail_split-portal-clean-header-triggers-restored
 
 ciphermail_split-portal-clean-mynetworks-absent:
   ciphermail_mta.mynetworks_absent:
     - parameter: {{ lookup.mynetworks_parameter | json }}
+{%- if mapdata.clean_force %}
+    - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - force: true
+{%- endif %}
     - require:
       - ciphermail: ciphermail_split-portal-clean-private-domain-absent
+
+ciphermail_split-portal-clean-split-mode-absent:
+  ciphermail_split.split_mode_absent:
+    - role: portal
+    - force: {{ mapdata.clean_force | json }}
+    - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - require:
+      - ciphermail_mta: ciphermail_split-portal-clean-mynetworks-absent
 {%- endif %}

@@ -313,3 +313,70 @@ def test_a_running_postfix_is_reloaded_once(states, gateway, postfix_workdir):
 def _maillog(workdir):
     path = workdir / "data" / "maillog"
     return path.read_text() if path.exists() else ""
+
+
+# -- a table that answers before the formula's entry --------------------------------
+
+ELSEWHERE = "smtp:[elsewhere.example.net]"
+SHADOWS = {
+    # Postfix looks up the full address in every table first (pattern tables included),
+    # then the domain in the fixed-string tables, in the order of transport_maps.
+    "regexp before": ("regexp:{dir}/shadow.re, hash:{dir}/transport", "regexp:{dir}/shadow.re"),
+    "regexp after": ("hash:{dir}/transport, regexp:{dir}/shadow.re", "regexp:{dir}/shadow.re"),
+    "unionmap after": (
+        "hash:{dir}/transport unionmap:{{regexp:{dir}/shadow.re}}",
+        "unionmap:{{regexp:{dir}/shadow.re}}",
+    ),
+    "inline before": (
+        "inline:{{ relay-to-webmail.private=smtp:[elsewhere.example.net] }}, hash:{dir}/transport",
+        "inline:{{ relay-to-webmail.private=smtp:[elsewhere.example.net] }}",
+    ),
+}
+
+
+def _shadowed_gateway(gateway, maps):
+    directory = gateway.postfix_dir
+    (directory / "shadow.re").write_text(f"/@relay-to-webmail\\.private$/ {ELSEWHERE}\n")
+    (directory / "transport").write_text("example.com smtp:[mx1.example.com]\n")
+    _postfix(gateway, "postmap", f"hash:{directory}/transport")
+    _postfix(gateway, "postconf", "-e", f"transport_maps={maps.format(dir=directory)}")
+
+
+@pytest.mark.parametrize("case", SHADOWS)
+def test_a_table_that_answers_first_fails_the_state_naming_it(states, modules, gateway, case):
+    maps, shadow = SHADOWS[case]
+    _shadowed_gateway(gateway, maps)
+    shadow = shadow.format(dir=gateway.postfix_dir)
+    files = gateway.files()
+
+    for test in (True, False):
+        ret = _present(states, "portal.example.net", test=test)
+        assert ret.result is False, ret.comment
+        assert ret.changes == {}
+        assert shadow in ret.comment and ELSEWHERE in ret.comment, ret.comment
+        assert gateway.files() == files
+    found = modules.ciphermail_mta.transport_shadowed(DOMAIN)
+    assert (found["table"], found["value"]) == (shadow, ELSEWHERE)
+
+
+@pytest.mark.parametrize(
+    "maps",
+    [
+        # Postfix finds the domain in the formula's table before a later one.
+        "hash:{dir}/transport, inline:{{ relay-to-webmail.private=smtp:[elsewhere.example.net] }}",
+        # A table that matches other domains only, or gives the formula's own answer.
+        "regexp:{dir}/other.re, hash:{dir}/transport",
+        "inline:{{ relay-to-webmail.private=smtp:[portal.example.net] }}, hash:{dir}/transport",
+    ],
+)
+def test_a_table_that_does_not_answer_first_is_no_shadow(states, modules, gateway, maps):
+    (gateway.postfix_dir / "other.re").write_text(f"/@example\\.org$/ {ELSEWHERE}\n")
+    _shadowed_gateway(gateway, maps)
+    ret = _present(states, "portal.example.net")
+    assert ret.result is True, ret.comment
+    assert gateway.postmap_query(DOMAIN, f"hash:{gateway.postfix_dir}/transport") == "smtp:[portal.example.net]"
+    assert modules.ciphermail_mta.transport_shadowed(DOMAIN) in (None, {
+        "table": "inline:{ relay-to-webmail.private=smtp:[portal.example.net] }",
+        "key": DOMAIN,
+        "value": "smtp:[portal.example.net]",
+    })

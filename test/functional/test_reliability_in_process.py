@@ -340,7 +340,7 @@ def test_hung_cli_is_cut_off_by_cli_timeout_and_the_next_run_converges(states, g
     hung = domain_present()
 
     assert hung.result is False
-    assert "Timed out after 1 seconds" in hung.comment
+    assert "timed out after 1 s (ciphermail_split:lookup:cli_timeout)" in hung.comment
     assert "Traceback" not in hung.comment
     assert cli_processes(gateway) == []
     assert gateway.write_calls() == []
@@ -378,3 +378,79 @@ def test_a_moved_main_gateway_loses_its_relay_rights_and_the_admins_entries_stay
     assert converge_state(gateway, present([new])) == {"mynetworks": {"old": [*before, old, ipv6], "new": [*before, new]}}
     assert mynetworks(gateway) == [*BASE_MYNETWORKS, ADMIN_HOST, admins_too, new]
     assert main_cf.read_text() == text.replace(f"{admins_too}\n", f"{admins_too} {new}\n")
+
+
+# -- a failed write leaves nothing "ours" in the ledger -----------------------------------
+#
+# The ledger records an item before the write. When the write fails, the record
+# must go too: else an admin who then makes the same setting by hand loses it to
+# the next clean.
+
+
+def test_a_failed_mynetworks_write_leaves_the_admins_later_entry_to_them(states, modules, gateway, monkeypatch):
+    main_cf = gateway.postfix_dir / "main.cf"
+    with monkeypatch.context() as patch:
+        crash_on_rename_to(patch, main_cf)
+        assert mynetworks_present(states).result is False
+    assert modules.ciphermail_ledger.show()["records"] == {}
+
+    main_cf.write_text(main_cf.read_text().replace("[::1]/128\n", f"[::1]/128 {MAIN_GATEWAY_ADDRESS}\n"))
+    gateway.age_config()
+    cleaned = states.ciphermail_mta.mynetworks_absent(name="main gateway")
+    assert (cleaned.result, cleaned.changes) == (True, {}), cleaned.comment
+    assert MAIN_GATEWAY_ADDRESS in mynetworks(gateway)
+
+
+def test_a_failed_transport_write_leaves_the_admins_later_entry_to_them(states, modules, gateway, monkeypatch):
+    path, table = use_transport_table(gateway, ADMIN_TRANSPORT)
+    with monkeypatch.context() as patch:
+        crash_on_rename_to(patch, path)
+        assert transport_present(states).result is False
+    assert modules.ciphermail_ledger.show()["records"] == {}
+
+    use_transport_table(gateway, ADMIN_TRANSPORT + f"{DOMAIN} {NEXTHOP}\n")
+    cleaned = states.ciphermail_mta.transport_absent(name=DOMAIN)
+    assert (cleaned.result, cleaned.changes) == (True, {}), cleaned.comment
+    assert gateway.postmap_query(DOMAIN, table) == NEXTHOP
+
+
+def test_a_failed_override_write_leaves_the_admins_later_key_to_them(states, modules, gateway, monkeypatch):
+    override = gateway.ansible_vars_dir / OVERRIDE_FILE
+    override.write_text(ADMIN_OVERRIDE)
+    with monkeypatch.context() as patch:
+        crash_on_rename_to(patch, override)
+        failed = states.ciphermail_ansible.override_keys_present(name="override", values={OVERRIDE_KEY: True})
+        assert failed.result is False
+    assert modules.ciphermail_ledger.show()["records"] == {}
+
+    override.write_text(ADMIN_OVERRIDE + f"{OVERRIDE_KEY}: true\n")
+    cleaned = states.ciphermail_ansible.override_keys_absent(name="override", keys=[OVERRIDE_KEY])
+    assert (cleaned.result, cleaned.changes) == (True, {}), cleaned.comment
+    assert yaml.safe_load(override.read_text())[OVERRIDE_KEY] is True
+
+
+def test_a_failed_property_write_leaves_the_admins_later_value_to_them(states, modules, gateway, monkeypatch):
+    name, value = "trigger-webmail-header-enabled", "true"
+    monkeypatch.setenv("CIPHERMAIL_SIM_FAIL", "property global set")
+    failed = states.ciphermail.global_properties_managed(name="triggers", properties={name: True})
+    assert failed.result is False
+    monkeypatch.delenv("CIPHERMAIL_SIM_FAIL")
+    assert modules.ciphermail_ledger.show()["records"] == {}
+
+    gateway.cli("property", "global", "set", "--name", name, "--value", value)
+    cleaned = states.ciphermail.global_properties_restored(name="triggers", properties=[name])
+    assert (cleaned.result, cleaned.changes) == (True, {}), cleaned.comment
+    assert gateway.sim_state()["global"][name] == value
+
+
+def test_a_failed_domain_add_leaves_the_admins_later_domain_to_them(states, modules, gateway, monkeypatch):
+    monkeypatch.setenv("CIPHERMAIL_SIM_FAIL", "domain add")
+    failed = states.ciphermail.domain_present(name=DOMAIN, properties={"revert-rewrite-recipient": True})
+    assert failed.result is False
+    monkeypatch.delenv("CIPHERMAIL_SIM_FAIL")
+    assert modules.ciphermail_ledger.show()["records"] == {}
+
+    gateway.cli("domain", "add", "--domain", DOMAIN)
+    cleaned = states.ciphermail.domain_absent(name=DOMAIN)
+    assert (cleaned.result, cleaned.changes) == (True, {}), cleaned.comment
+    assert DOMAIN in gateway.sim_state()["domains"]

@@ -4,6 +4,8 @@ each role, for an unconfigured gateway and with the CipherMail back-end
 down; it never writes.
 """
 
+import subprocess
+
 import pytest
 from support.masterless import gateway_pillar, link_formula
 from support.values import BASE_MYNETWORKS, DOMAIN, MAIN_GATEWAY_ADDRESS, MAIN_PILLAR, PORTAL_PILLAR, TRIGGERS
@@ -61,7 +63,14 @@ def test_an_unconfigured_gateway(status, gateway):
             "shadowed_by": None,
         },
         "playbook": {"pending": False},
-        "transport": {"domain": DOMAIN, "table": None, "entry": None, "lookup": None, "ours": False},
+        "transport": {
+            "domain": DOMAIN,
+            "table": None,
+            "entry": None,
+            "lookup": None,
+            "ours": False,
+            "shadowed_by": None,
+        },
         "tls_policy": {"table": None, "entries": {}, "ours": []},
     }
     assert report["portal"] == {
@@ -90,10 +99,28 @@ def test_a_main_gateway(apply_role, status, gateway):
         "entry": NEXTHOP,
         "lookup": NEXTHOP,
         "ours": True,
+        "shadowed_by": None,
     }
     assert report["main"]["tls_policy"] == {"table": None, "entries": {"[portal.dmz.example.net]": None}, "ours": []}
     assert report["portal"]["private_domain"]["present"] is False
     assert report["portal"]["triggers"] == TRIGGERS_OFF
+
+
+def test_a_table_that_answers_before_the_formulas_entry_shows(apply_role, status, gateway):
+    apply_role(MAIN_PILLAR)
+    table = f"hash:{gateway.postfix_dir}/transport"
+    shadow = gateway.postfix_dir / "shadow.re"
+    shadow.write_text("/@relay-to-webmail\\.private$/ discard:\n")
+    maps = f"{table}, regexp:{shadow}"
+    subprocess.run(["postconf", "-c", str(gateway.postfix_dir), "-e", f"transport_maps={maps}"], check=True)
+    gateway.age_config()
+    transport = status()["main"]["transport"]
+    assert (transport["entry"], transport["lookup"]) == (NEXTHOP, NEXTHOP)
+    assert transport["shadowed_by"] == {
+        "table": f"regexp:{shadow}",
+        "key": f"portal-recipient@{DOMAIN}",
+        "value": "discard:",
+    }
 
 
 def test_a_main_gateway_with_portal_nodes_and_tls(apply_role, status, gateway):

@@ -16,47 +16,26 @@ import concurrent.futures
 import json
 
 import pytest
-from support.masterless import MasterlessMinion
-from support.postfix_instance import (
-    PostfixInstance,
-    free_port,
-    instance_root,
-    loopback_address,
-    rcpt_reply,
-    running,
-    wait_for,
-)
-from support.values import DOMAIN, MAIN_PILLAR, PORTAL_PILLAR
+from support.mail_site import RECIPIENT, RELAY_DENIED, WEBMAIL_HEADER, mail_site, relay_reply, reloads, send
+from support.postfix_instance import free_port, loopback_address, wait_for
+from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
 pytestmark = pytest.mark.integration
 
-RECIPIENT = f"someone@{DOMAIN}"
-WEBMAIL_HEADER = "X-Keep-CipherMail-To-Webmail"
-RELAY_DENIED = "5.7.1 <someone@relay-to-webmail.private>: Relay access denied"
+
+def split_mode_pillars(instances):
+    portal, main = instances["portal"], instances["main"]
+    return {
+        "portal": {**PORTAL_PILLAR, "main_gateway_addresses": [main.address]},
+        "main": {**MAIN_PILLAR, "portal_server": portal.address, "portal_port": portal.port},
+    }
 
 
 @pytest.fixture
 def site(tmp_path):
     """A running main and portal Postfix instance, and a masterless minion for each gateway."""
-    with instance_root() as root:
-        # The portal relays only for 127.0.0.1 until the formula adds the main gateway.
-        portal = PostfixInstance(root, "portal", loopback_address(3), mynetworks="127.0.0.1")
-        portal.deliver_to_mailbox(DOMAIN)
-        main = PostfixInstance(root, "main", loopback_address(2), mynetworks="127.0.0.0/8")
-        pillars = {
-            "portal": {**PORTAL_PILLAR, "main_gateway_addresses": [main.address]},
-            "main": {**MAIN_PILLAR, "portal_server": portal.address, "portal_port": portal.port},
-        }
-        instances = {"portal": portal, "main": main}
-        with running(portal, main):
-            with concurrent.futures.ThreadPoolExecutor() as pool:
-                jobs = {role: pool.submit(_minion, tmp_path, role, pillars[role], instances[role]) for role in pillars}
-            yield instances, {role: job.result() for role, job in jobs.items()}
-
-
-def _minion(tmp_path, role, pillar, instance):
-    lookup = {"postfix_config_dir": str(instance.config_dir)}
-    return MasterlessMinion.synced(tmp_path / role, role, {**pillar, "lookup": lookup})
+    with mail_site(tmp_path, split_mode_pillars) as found:
+        yield found
 
 
 def apply(minion, sls="ciphermail_split"):
@@ -70,20 +49,6 @@ def smtp_check(minion, args=()):
     proc = minion.salt_call("ciphermail_mta.smtp_check", *args)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["local"]
-
-
-def send(main, sender, subject):
-    """Submit a message for the private domain to the main instance by SMTP; return its queue ID there."""
-    return main.submit(RECIPIENT, subject, sender=sender, headers=[f"{WEBMAIL_HEADER}: True"])
-
-
-def reloads(instance):
-    return instance.log().count("reload -- version")
-
-
-def relay_reply(portal, source):
-    """The portal's answer to RCPT for the private domain from a client at ``source``."""
-    return rcpt_reply(portal.address, portal.port, RECIPIENT, source=source)
 
 
 def test_mail_flows_from_main_to_portal_in_split_mode_only(site):

@@ -5,6 +5,7 @@ ledger, the call log or Salt's debug log.
 """
 
 import pytest
+import yaml
 from support.values import CREDENTIAL, MAIN_PILLAR, PORTAL_PILLAR, SECRET
 
 pytestmark = pytest.mark.integration
@@ -50,3 +51,41 @@ def test_a_wrong_credential_fails_with_the_servers_message(make_minion):
     assert run.results["ciphermail_split-portal-private-domain-present"] is False
     assert "authentication failed" in run.states["ciphermail_split-portal-private-domain-present"]["comment"]
     assert SECRET not in run.proc.stdout
+
+
+#: A credential given in every wrong shape ``lookup:command_env`` can take.
+NUMBER_SECRET = 918273645546372819
+BAD_SHAPES = {
+    "string": f"CIPHERMAIL_CLI_PASSWORD={SECRET}",
+    "list": [f"CIPHERMAIL_CLI_PASSWORD={SECRET}"],
+    "number value": {"CIPHERMAIL_CLI_PASSWORD": NUMBER_SECRET},
+    "nested": {"CIPHERMAIL_CLI": {"PASSWORD": SECRET}},
+    "bad name": {f"PASSWORD {SECRET}": SECRET},
+}
+
+
+@pytest.mark.parametrize("shape", BAD_SHAPES)
+def test_a_credential_of_the_wrong_shape_is_refused_without_being_shown(make_minion, shape):
+    minion = make_minion(PORTAL_PILLAR)
+    # Given as is (the simulator's own variable is not merged into it).
+    pillar = {**PORTAL_PILLAR, "lookup": {**minion.gateway.lookup(), "command_env": BAD_SHAPES[shape]}}
+    (minion.pillar_root / "ciphermail_split.sls").write_text(yaml.safe_dump({"ciphermail_split": pillar}))
+    runs = (
+        ("state.apply", "ciphermail_split", "test=True"),
+        ("state.apply", "ciphermail_split"),
+        ("ciphermail_split.validate_pillar",),
+        ("ciphermail_split.settings",),
+    )
+    for args in runs:
+        proc = minion.salt_call("-l", "debug", *args)
+        output = proc.stdout + proc.stderr
+        for secret in (SECRET, str(NUMBER_SECRET)):
+            assert secret not in output, (args, output[-3000:])
+        if args[0] == "state.apply":
+            assert proc.returncode != 0, output[-3000:]
+            assert "ciphermail_split:lookup:command_env" in proc.stdout, proc.stdout[-3000:]
+    log = minion.log_file.read_text(errors="replace")
+    assert "][DEBUG   ][" in log  # the log is at debug level
+    for secret in (SECRET, str(NUMBER_SECRET)):
+        assert secret not in log
+    assert minion.gateway.write_calls() == []

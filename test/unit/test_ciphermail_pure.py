@@ -88,7 +88,26 @@ def test_override_edit_appends_our_key_and_keeps_every_admin_line():
 def test_override_edit_replaces_our_key_in_place():
     text = "a: 1\nciphermail_backend__remote_portal_enabled: false  # old\nb: 2\n"
     edited = edit(text, {"ciphermail_backend__remote_portal_enabled": True})
-    assert edited == "a: 1\nciphermail_backend__remote_portal_enabled: true\nb: 2\n"
+    assert edited == "a: 1\nciphermail_backend__remote_portal_enabled: true  # old\nb: 2\n"
+
+
+@pytest.mark.parametrize(
+    "line, comment",
+    [
+        ('key: "a # b"  # why', "  # why"),
+        ("key: x # c", " # c"),
+        ('key: "a # b"', ""),
+        ("key: 1#no comment", ""),
+    ],
+)
+def test_override_edit_keeps_the_comment_at_the_end_of_the_keys_line(line, comment):
+    assert edit(f"{line}\n", {"key": True}) == f"key: true{comment}\n"
+
+
+@pytest.mark.parametrize("quoted", ['"key"', "'key'"])
+def test_override_edit_finds_a_quoted_key(quoted):
+    assert edit(f"{quoted}: false\nb: 2\n", {"key": True}) == "key: true\nb: 2\n"
+    assert edit(f"{quoted}: false\nb: 2\n", remove_keys=["key"]) == "b: 2\n"
 
 
 def test_override_edit_removes_a_block_entry_whole():

@@ -244,6 +244,19 @@ def test_remove_definitions():
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a = 1\n", "a = 1\ntransport_maps = hash:/t\n"),
+        ("a = 1", "a = 1\ntransport_maps = hash:/t\n"),
+        ("transport_maps = x,\n  # note\n  y\nb = 2\n", "transport_maps = hash:/t\nb = 2\n"),
+        ("transport_maps=x\r\nb = 2\r\ntransport_maps = z", "transport_maps = hash:/t\r\nb = 2\r\ntransport_maps = hash:/t\n"),
+    ],
+)
+def test_set_definition_edits_every_definition_in_place_as_postconf_e_does(text, expected):
+    assert postfix_text.set_definition(text, "transport_maps", "hash:/t") == expected
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         ("127.0.0.0/8, [::1]/128 $my_extra", ["127.0.0.0/8", "[::1]/128", "$my_extra"]),

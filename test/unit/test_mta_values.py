@@ -22,6 +22,9 @@ from salt.exceptions import SaltInvocationError
         ("2001:db8::20", None, "smtp:[ipv6:2001:db8::20]"),
         ("2001:DB8:0:0::20", 2525, "smtp:[ipv6:2001:db8::20]:2525"),
         ("2001:db8::20", 65535, "smtp:[ipv6:2001:db8::20]:65535"),
+        # IPv4-mapped IPv6: Postfix connects to the IPv4 address.
+        ("::ffff:192.0.2.20", None, "smtp:[192.0.2.20]"),
+        ("::FFFF:c000:214", 2525, "smtp:[192.0.2.20]:2525"),
     ],
 )
 def test_nexthop(host, port, expected):
@@ -85,6 +88,10 @@ def test_nexthop_refuses_port(port):
         ("2001:db8::/32", True, "[2001:db8::]/32"),
         ("[2001:DB8::]/32", True, "[2001:db8::]/32"),
         ("192.0.2.10", True, "192.0.2.10"),
+        # IPv4-mapped IPv6: Postfix matches such a client as IPv4.
+        ("::ffff:192.0.2.10", False, "192.0.2.10"),
+        ("[::ffff:c000:20a]/128", False, "192.0.2.10"),
+        ("::ffff:192.0.2.0/120", True, "192.0.2.0/24"),
     ],
 )
 def test_mynetworks_entry(address, allow_networks, expected):
@@ -115,6 +122,8 @@ def test_mynetworks_entry(address, allow_networks, expected):
         ("2001:db8::/127", False, "whole range [2001:db8::]/127"),
         ("10.0.0.1/8", True, "without host bits set, e.g. 10.0.0.0/8"),
         ("2001:db8::1/64", True, "without host bits set, e.g. [2001:db8::]/64"),
+        ("::ffff:0.0.0.0/96", True, "open relay"),
+        ("::ffff:192.0.2.0/120", False, "whole range 192.0.2.0/24"),
     ],
 )
 def test_mynetworks_entry_refuses(address, allow_networks, reason):
@@ -161,6 +170,9 @@ def test_same_network(element, entry):
         ("$mynetworks", "192.0.2.10"),
         ("hash:/etc/postfix/network_table", "192.0.2.10"),
         ("[2001:db8::10]/64", "[2001:db8::10]/128"),
+        # Postfix never matches an IPv4 client against a mapped entry.
+        ("[::ffff:192.0.2.10]/128", "192.0.2.10"),
+        ("[::ffff:127.0.0.0]/104", "127.0.0.0/8"),
     ],
 )
 def test_not_same_network(element, entry):
@@ -240,3 +252,33 @@ def test_helo_name_refuses(value):
     with pytest.raises(SaltInvocationError):
         values.helo_name(value)
 
+
+
+@pytest.mark.parametrize(
+    ("entry", "pattern"),
+    [
+        ("regexp:/etc/postfix/transport.re", True),
+        ("proxy:pcre:/etc/postfix/transport.pcre", True),
+        ("hash:/etc/postfix/transport", False),
+        ("inline:{ a=b }", False),
+        ("static:smtp:[x]", False),
+        ("unionmap:{regexp:/a.re, hash:/b}", True),
+        ("unionmap:{hash:/b, regexp:/a.re}", False),
+        ("mysql:/etc/postfix/transport.cf", False),
+    ],
+)
+def test_is_pattern_table(entry, pattern):
+    assert values.is_pattern_table(entry) is pattern
+
+
+def test_transport_lookups_follow_trivial_rewrite():
+    entries = ["inline:{ a=b }", "regexp:/r.re", "proxy:hash:/t", "pcre:/p.pcre", "hash:/later"]
+    assert values.transport_lookups_before(entries, "hash:/t", "relay.private", "someone") == [
+        ("someone@relay.private", "inline:{ a=b }"),
+        ("someone@relay.private", "regexp:/r.re"),
+        ("someone@relay.private", "proxy:hash:/t"),
+        ("someone@relay.private", "pcre:/p.pcre"),
+        ("someone@relay.private", "hash:/later"),
+        ("relay.private", "inline:{ a=b }"),
+    ]
+    assert values.transport_lookups_before(entries, "hash:/elsewhere", "relay.private", "someone") == []
