@@ -297,7 +297,7 @@ def _checked(clean, role, part, *args):
         clean.found.append({"what": f"the {role} role's split mode could not be checked", "why": str(exc)})
 
 
-def leftovers(role, cleaned=False, force=False, addresses=None):
+def leftovers(role, cleaned=False, force=False, addresses=None, lookup=None):
     """
     Return the split mode this gateway still takes part in after
     ``ciphermail_split.clean`` of ``role`` (``cleaned``: the clean has run;
@@ -308,6 +308,8 @@ def leftovers(role, cleaned=False, force=False, addresses=None):
     what the ledger records as the formula's. Each is ``{"what": ...,
     "why": ...}``: why clean leaves it and how to take it back. ``force``:
     the clean takes back what the ledger cannot show as the formula's.
+    ``lookup``: the split-mode constants (default: :func:`constants`; the
+    clean SLS passes its own, so that the target needs no file server).
 
     CLI Example:
 
@@ -316,7 +318,7 @@ def leftovers(role, cleaned=False, force=False, addresses=None):
         salt portal-gw ciphermail_split.leftovers portal addresses='[192.0.2.10]'
     """
     role = _role(role)
-    lookup = constants()
+    lookup = lookup or constants()
     clean = _Clean(role, cleaned, force)
     with reads.remembered(__context__):
         _checked(clean, "main", _main_leftovers, lookup)

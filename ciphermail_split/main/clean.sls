@@ -55,6 +55,10 @@ ciphermail_split-main-clean-split-mode-absent:
     - role: main
     - force: {{ mapdata.clean_force | json }}
     - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - lookup:
+{%- for key in ("private_domain", "override_key", "mynetworks_parameter") %}
+        {{ key }}: {{ lookup[key] | json }}
+{%- endfor %}
     - require:
       - ciphermail_mta: ciphermail_split-main-clean-tls-policy-absent
 {%- endif %}

@@ -55,6 +55,10 @@ ciphermail_split-portal-clean-split-mode-absent:
     - role: portal
     - force: {{ mapdata.clean_force | json }}
     - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - lookup:
+{%- for key in ("private_domain", "override_key", "mynetworks_parameter") %}
+        {{ key }}: {{ lookup[key] | json }}
+{%- endfor %}
     - require:
       - ciphermail_mta: ciphermail_split-portal-clean-mynetworks-absent
 {%- endif %}

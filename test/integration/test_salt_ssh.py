@@ -123,11 +123,6 @@ def test_both_roles_through_salt_ssh(salt_ssh, sshd):
         pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="preflight of the main role fails on main as merged (a KeyError in its portal_smtp check: smtp_check "
-    "now reports per portal node; test/functional/test_preflight.py fails there too)",
-)
 def test_main_preflight_through_salt_ssh_fails_on_a_portal_that_does_not_answer(salt_ssh):
     main = salt_ssh.gateways["main"]
     files = main.files()
