@@ -135,12 +135,12 @@ bench: venv postfix
 	BENCH_RUNS=$(BENCH_RUNS) $(BIN)/python bench/run.py
 
 # SPM packages what an admin installs: FORMULA, the SLS tree, _modules,
-# _states, _utils, pillar.example, README.rst, LICENSE and CHANGELOG.rst (not
+# _states, _utils, _wrapper, pillar.example, README.rst, LICENSE and CHANGELOG.rst (not
 # the tests, the docs or the venv).
 SPM_DIR ?= $(CURDIR)/build/spm
 spm: venv
 	rm -rf $(SPM_DIR) && mkdir -p $(SPM_DIR)/ciphermail_split $(SPM_DIR)/conf
-	cp -r FORMULA README.rst LICENSE CHANGELOG.rst pillar.example ciphermail_split _modules _states _utils \
+	cp -r FORMULA README.rst LICENSE CHANGELOG.rst pillar.example ciphermail_split _modules _states _utils _wrapper \
 	  $(SPM_DIR)/ciphermail_split/
 	find $(SPM_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	printf 'spm_build_dir: %s\nspm_cache_dir: %s\nspm_db: %s\nspm_logfile: %s\n' \

@@ -441,7 +441,7 @@ def postfix_version():
     settings = _settings()
     key = f"ciphermail_mta.mail_version {settings['postconf']} {settings['postfix_config_dir']}"
     if key not in __context__:  # the installed Postfix does not change within a run
-        __context__[key] = _run(settings, "postconf", ["-dh", "mail_version"])["stdout"].strip()
+        __context__[key] = _run(settings, "postconf", list(postfix_values.MAIL_VERSION_QUERY))["stdout"].strip()
     return __context__[key]
 
 

@@ -115,15 +115,9 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
     """
     if pillar is _THIS_MINION:
         pillar = __pillar__.get(split_settings.PILLAR_KEY)
-    mapdata, problems = ciphermail_split_pillar.problems(
-        pillar, defaults or _formula_defaults(), sls, _config_lookup()
+    return ciphermail_split_pillar.checked(
+        pillar, defaults or _formula_defaults(), sls, _config_lookup(), __salt__["ciphermail_mta.postfix_version"]
     )
-    if not problems and ciphermail_split_pillar.portal_nodes_listed(mapdata, sls):
-        try:
-            problems = ciphermail_split_pillar.postfix_problems(mapdata, __salt__["ciphermail_mta.postfix_version"]())
-        except (CommandExecutionError, SaltInvocationError) as exc:
-            problems = ciphermail_split_pillar.postfix_problems(mapdata, error=str(exc))
-    return {"problems": problems, "mapdata": mapdata}
 
 
 def constants(pillar=None):
@@ -303,7 +297,7 @@ def _checked(clean, role, part, *args):
         clean.found.append({"what": f"the {role} role's split mode could not be checked", "why": str(exc)})
 
 
-def leftovers(role, cleaned=False, force=False, addresses=None):
+def leftovers(role, cleaned=False, force=False, addresses=None, lookup=None):
     """
     Return the split mode this gateway still takes part in after
     ``ciphermail_split.clean`` of ``role`` (``cleaned``: the clean has run;
@@ -314,6 +308,8 @@ def leftovers(role, cleaned=False, force=False, addresses=None):
     what the ledger records as the formula's. Each is ``{"what": ...,
     "why": ...}``: why clean leaves it and how to take it back. ``force``:
     the clean takes back what the ledger cannot show as the formula's.
+    ``lookup``: the split-mode constants (default: :func:`constants`; the
+    clean SLS passes its own, so that the target needs no file server).
 
     CLI Example:
 
@@ -322,7 +318,7 @@ def leftovers(role, cleaned=False, force=False, addresses=None):
         salt portal-gw ciphermail_split.leftovers portal addresses='[192.0.2.10]'
     """
     role = _role(role)
-    lookup = constants()
+    lookup = lookup or constants()
     clean = _Clean(role, cleaned, force)
     with reads.remembered(__context__):
         _checked(clean, "main", _main_leftovers, lookup)

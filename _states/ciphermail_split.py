@@ -46,7 +46,7 @@ def role_ready(name, role):
     return state.run(name, work, __opts__, __context__)
 
 
-def split_mode_absent(name, role, force=False, addresses=None):
+def split_mode_absent(name, role, force=False, addresses=None, lookup=None):
     """
     The last state of each role's clean: fail when the gateway still takes
     part in split mode once clean is done (predicted under test=True): the
@@ -65,6 +65,9 @@ def split_mode_absent(name, role, force=False, addresses=None):
         cannot show as the formula's).
     addresses
         The main gateway's addresses (pillar ``main_gateway_addresses``).
+    lookup
+        The split-mode constants ``private_domain``, ``override_key`` and
+        ``mynetworks_parameter`` (default: ``ciphermail_split.constants``).
 
     .. code-block:: yaml
 
@@ -75,7 +78,9 @@ def split_mode_absent(name, role, force=False, addresses=None):
 
     def work(test, changes):  # pylint: disable=unused-argument
         # Under test=True the clean states have not run: predict what they leave.
-        left = __salt__["ciphermail_split.leftovers"](role, cleaned=not test, force=force, addresses=addresses)
+        left = __salt__["ciphermail_split.leftovers"](
+            role, cleaned=not test, force=force, addresses=addresses, lookup=lookup
+        )
         if left:
             reasons = {}
             for item in left:

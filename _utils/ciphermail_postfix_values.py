@@ -170,6 +170,10 @@ def multiple_nexthops(value):
 NEXTHOP_LISTS_SINCE = (3, 5)
 
 
+#: The ``postconf`` arguments that print this Postfix's version (``mail_version``).
+MAIL_VERSION_QUERY = ("-dh", "mail_version")
+
+
 def postfix_release(version):
     """``(major, minor)`` of a Postfix ``mail_version`` such as ``3.7.11``, else raise."""
     match = re.match(r"(\d+)\.(\d+)", version) if isinstance(version, str) else None

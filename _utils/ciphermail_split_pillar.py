@@ -7,7 +7,8 @@ checked on a host without ``ciphermail-cli``.
 
 Imported as a plain module by ``_modules/ciphermail_split.py``
 (``validate_pillar``, ``constants``), whose functions the formula's
-``map.jinja`` calls while it renders, before any state runs.
+``map.jinja`` calls while it renders, before any state runs; under
+salt-ssh, by ``_wrapper/ciphermail_split.py`` on the master.
 """
 
 import ciphermail_gateway_values as gateway_values
@@ -15,7 +16,7 @@ import ciphermail_postfix_tls as postfix_tls
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_settings as settings
 from ciphermail_split_errors import invalid
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 PILLAR_KEY = settings.PILLAR_KEY
 LOOKUP_PATH = settings.LOOKUP_KEY
@@ -207,6 +208,23 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
         # The SLS files never need the credentials; keep them out of mapdata.
         config["lookup"] = {**config["lookup"], "command_env": settings.masked(config["lookup"])["command_env"]}
     return config, found
+
+
+def checked(pillar, defaults, sls=None, config_lookup=None, postfix_version=None):
+    """
+    :func:`problems`, as ``validate_pillar`` returns them: ``{"problems":
+    [...], "mapdata": ...}``. A main gateway with several portal nodes
+    also needs Postfix 3.5 or later: ``postfix_version()`` gives the
+    gateway's ``mail_version`` (or raises ``CommandExecutionError`` or
+    ``SaltInvocationError``), asked only then.
+    """
+    config, found = problems(pillar, defaults, sls, config_lookup)
+    if not found and portal_nodes_listed(config, sls):
+        try:
+            found = postfix_problems(config, postfix_version())
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            found = postfix_problems(config, error=str(exc))
+    return {"problems": found, "mapdata": config}
 
 
 def validate(pillar, defaults, sls=None, config_lookup=None):

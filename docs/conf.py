@@ -2,7 +2,7 @@
 Sphinx configuration of the maintainers' documentation (``make docs``).
 
 The module reference is generated from the docstrings of every file in
-``_modules`` and ``_states`` (``_ext/formula_reference.py``); the formula's
+``_modules``, ``_states`` and ``_wrapper`` (``_ext/formula_reference.py``); the formula's
 ``_utils`` are put on ``sys.path`` as Salt's loader puts them on the import
 path of those modules. Salt's dunders (``__salt__``, ``__opts__``, ...) are
 only used when a function runs, so importing the modules needs none.

@@ -12,10 +12,13 @@
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
 {%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- from tplroot ~ "/salt_ssh.jinja" import utils_synced with context %}
 {%- if problems %}
 {{- refuse(problems) }}
 {%- else %}
 {%- set lookup = mapdata.lookup %}
+
+{{- utils_synced("ciphermail_split-main-clean-utils-synced", {"ciphermail_split": "ciphermail_split-main-clean-ready"}) }}
 
 ciphermail_split-main-clean-ready:
   ciphermail_split.role_ready:
@@ -52,6 +55,10 @@ ciphermail_split-main-clean-split-mode-absent:
     - role: main
     - force: {{ mapdata.clean_force | json }}
     - addresses: {{ mapdata.main_gateway_addresses | json }}
+    - lookup:
+{%- for key in ("private_domain", "override_key", "mynetworks_parameter") %}
+        {{ key }}: {{ lookup[key] | json }}
+{%- endfor %}
     - require:
       - ciphermail_mta: ciphermail_split-main-clean-tls-policy-absent
 {%- endif %}

@@ -12,11 +12,14 @@
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
 {%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- from tplroot ~ "/salt_ssh.jinja" import utils_synced with context %}
 {%- if problems %}
 {{- refuse(problems) }}
 {%- else %}
 {%- set lookup = mapdata.lookup %}
 {%- set tls = mapdata.portal_tls %}
+
+{{- utils_synced("ciphermail_split-main-utils-synced", {"ciphermail_split": "ciphermail_split-main-ready"}) }}
 
 ciphermail_split-main-ready:
   ciphermail_split.role_ready:

@@ -9,7 +9,8 @@
   minion IDs: each step requires the one before, so the run stops at the
   first main gateway that fails and the others keep what they had.
   Addresses the pillar leaves out come from the Salt Mine (see
-  orch/map.jinja and README, Orchestration).
+  orch/map.jinja and README, Orchestration). With ciphermail_split_orch:ssh
+  the gateways are the roster's salt-ssh targets (orch/members.jinja).
 #}
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/orch/map.jinja" import orch with context %}
@@ -21,8 +22,14 @@
 
 ciphermail_split-orch-portal-applied:
   salt.state:
+{%- if orch.ssh %}
+    - tgt: {{ orch.members.portal | json }}
+    - tgt_type: list
+    - ssh: true
+{%- else %}
     - tgt: {{ orch.targets.portal | json }}
     - tgt_type: pillar
+{%- endif %}
     - sls: ciphermail_split.portal
 {%- if orch.pillar.portal %}
     - pillar: {{ orch.pillar.portal | json }}
@@ -36,6 +43,9 @@ ciphermail_split-orch-main-applied-{{ minion }}:
   salt.state:
     - tgt: {{ minion | json }}
     - tgt_type: list
+{%-   if orch.ssh %}
+    - ssh: true
+{%-   endif %}
     - sls: ciphermail_split.main
 {%-   if orch.pillar.main %}
     - pillar: {{ orch.pillar.main | json }}

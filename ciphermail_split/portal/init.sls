@@ -14,10 +14,13 @@
 {%- set tplroot = tpldir.split("/")[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata, problems with context %}
 {%- from tplroot ~ "/stop.jinja" import refuse with context %}
+{%- from tplroot ~ "/salt_ssh.jinja" import utils_synced with context %}
 {%- if problems %}
 {{- refuse(problems) }}
 {%- else %}
 {%- set lookup = mapdata.lookup %}
+
+{{- utils_synced("ciphermail_split-portal-utils-synced", {"ciphermail_split": "ciphermail_split-portal-ready"}) }}
 
 ciphermail_split-portal-ready:
   ciphermail_split.role_ready:

@@ -1,7 +1,7 @@
 """
 The module reference, generated when the docs are built.
 
-``.. formula-modules:: _modules`` (or ``_states``) puts a section for each
+``.. formula-modules:: _modules`` (or ``_states``, ``_wrapper``) puts a section for each
 ``*.py`` file of that directory of the repository, as it is when the docs are
 built: its Salt name (``__virtualname__``), how it is called, its docstring
 and every public function with its docstring (``automodule`` with
@@ -30,11 +30,12 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 KINDS = {
     "_modules": ("Execution module", "salt <minion> {name}.<function>"),
     "_states": ("State module", "{name}.<function> in an SLS file"),
+    "_wrapper": ("salt-ssh wrapper module, run on the master", "salt-ssh <target> {name}.<function>"),
 }
 
 
 def module_files(kind):
-    """The ``*.py`` files of ``_modules`` or ``_states``, sorted by name."""
+    """The ``*.py`` files of ``_modules``, ``_states`` or ``_wrapper``, sorted by name."""
     return sorted((REPO_ROOT / kind).glob("*.py"))
 
 

@@ -12,6 +12,8 @@ import yaml
 from support.masterless import link_formula
 
 ORCH = "ciphermail_split/orch/init.sls"
+CLEAN = "ciphermail_split/orch/clean.sls"
+CLEAN_MAIN_STEP, CLEAN_PORTAL_STEP = "ciphermail_split-orch-clean-main-cleaned", "ciphermail_split-orch-clean-portal-cleaned"
 MAIN_MINE, PORTAL_MINE = "ciphermail_split_main_addresses", "ciphermail_split_portal_server"
 PORTAL_STEP, MAIN_STEP = "ciphermail_split-orch-portal-applied", "ciphermail_split-orch-main-applied-"
 STOPPED = "ciphermail_split-orch-stopped"
@@ -28,6 +30,8 @@ class Master:
         return [minion for minion, pillar in self.pillars.items() if pillar.get("role") == role]
 
     def runner(self, name, **kwargs):
+        if name == "pillar.show_pillar" and kwargs["minion"] not in self.pillars:
+            return {}
         if name == "cache.pillar":
             return {minion: {"ciphermail_split": self.pillars[minion]} for minion in self._with_role(kwargs["tgt"])}
         if name == "pillar.show_pillar":
@@ -43,18 +47,24 @@ def render(loaders, state_tree):
     """Render the orchestration as the master does; returns its states."""
     link_formula(state_tree)
 
-    def run(pillars, mine, role="master"):
+    def run(pillars, mine, role="master", ssh=False, roster=(), sls=ORCH):
+        """``ssh``: through salt-ssh, to the targets of ``roster`` (None: the master has no roster file)."""
         master = Master(pillars, mine)
+        roster_file = str(state_tree / "roster")
         context = {
-            "opts": {**loaders.opts, "__role": role},
+            "opts": {**loaders.opts, "__role": role, "roster_file": roster_file},
             "saltenv": "base",
-            "sls": "ciphermail_split.orch",
+            "sls": sls.removesuffix(".sls").removesuffix("/init").replace("/", "."),
             "tpldir": "ciphermail_split/orch",
-            "salt": {"saltutil.runner": master.runner},
+            "salt": {
+                "saltutil.runner": master.runner,
+                "file.file_exists": lambda path: path == roster_file and roster is not None,
+                "slsutil.renderer": lambda path: {target: {"host": "192.0.2.1"} for target in roster},
+            },
             "grains": {},
-            "pillar": {},
+            "pillar": {"ciphermail_split_orch": {"ssh": True}} if ssh else {},
         }
-        text = salt.utils.templates.render_jinja_tmpl((state_tree / ORCH).read_text(), context, str(state_tree / ORCH))
+        text = salt.utils.templates.render_jinja_tmpl((state_tree / sls).read_text(), context, str(state_tree / sls))
         return yaml.safe_load(text)
 
     return run
@@ -170,3 +180,53 @@ def test_it_stops_before_any_step_naming_the_key_and_the_mine_function(render, c
 def test_on_a_minion_it_stops(render):
     states = render({"portal-1": {"role": "portal"}}, {}, role="minion")
     assert stop_message(states).endswith("run salt-run state.orchestrate ciphermail_split.orch")
+
+
+def test_through_salt_ssh_the_roles_are_the_roster_targets_by_their_pillar(render):
+    pillars = {"main-2": MAIN_WITH_PORTAL, "main-1": MAIN_WITH_PORTAL, "portal-1": PORTAL_WITH_MAIN}
+    roster = ["portal-1", "main-2", "other-host", "main-1"]
+    states = render(pillars, {}, ssh=True, roster=roster)
+    assert list(states) == [PORTAL_STEP, MAIN_STEP + "main-1", MAIN_STEP + "main-2"]
+    portal = step_arguments(states, PORTAL_STEP)
+    assert (portal["tgt"], portal["tgt_type"], portal["ssh"]) == (["portal-1"], "list", True)
+    for minion in ("main-1", "main-2"):
+        main = step_arguments(states, MAIN_STEP + minion)
+        assert (main["tgt"], main["tgt_type"], main["ssh"], main.get("pillar")) == (minion, "list", True, None)
+
+    cleaning = render(pillars, {}, ssh=True, roster=roster, sls=CLEAN)
+    assert list(cleaning) == [CLEAN_MAIN_STEP, CLEAN_PORTAL_STEP]
+    main = step_arguments(cleaning, CLEAN_MAIN_STEP)
+    assert (main["tgt"], main["tgt_type"], main["ssh"]) == (["main-1", "main-2"], "list", True)
+    assert step_arguments(cleaning, CLEAN_PORTAL_STEP)["tgt"] == ["portal-1"]
+
+
+SSH_STOPS = {
+    "an address only the mine could give": (
+        {"main-1": {"role": "main"}, "portal-1": PORTAL_WITH_MAIN},
+        ["main-1", "portal-1"],
+        (ORCH,),
+        ["ciphermail_split:portal_server is not in the pillar of main-1", "reads no Salt Mine"],
+    ),
+    "no portal target": (
+        {"main-1": MAIN_WITH_PORTAL},
+        ["main-1", "portal-1"],
+        (ORCH, CLEAN),
+        ["No target of the roster has pillar ciphermail_split:role: portal"],
+    ),
+    "no roster": (
+        {"main-1": MAIN_WITH_PORTAL, "portal-1": PORTAL_WITH_MAIN},
+        None,
+        (ORCH, CLEAN),
+        ["the master's roster", "which does not exist (set roster_file in the master config)"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SSH_STOPS)
+def test_through_salt_ssh_it_stops_before_any_step(render, case):
+    pillars, roster, files, expected = SSH_STOPS[case]
+    for sls in files:
+        message = stop_message(render(pillars, {}, ssh=True, roster=roster, sls=sls))
+        assert message.startswith("Nothing was changed."), message
+        for text in expected:
+            assert text in message, message

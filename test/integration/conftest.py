@@ -10,7 +10,7 @@ import pytest
 from support.masterless import MasterlessMinion
 from support.saltssh import SaltSsh, new_master_root
 from support.sshd import Sshd
-from support.values import MAIN_PILLAR, PORTAL_PILLAR
+from support.values import CREDENTIAL, MAIN_PILLAR, PORTAL_PILLAR, SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +45,12 @@ def salt_ssh_root():
 
 @pytest.fixture
 def sshd(tmp_path, salt_ssh_root):
-    """A real OpenSSH sshd on 127.0.0.1 with throwaway keys, blind to the master's directory; stopped at teardown."""
-    with Sshd(tmp_path / "sshd", master_dirs=[salt_ssh_root]) as server:
+    """
+    A real OpenSSH sshd on 127.0.0.1 with throwaway keys, blind to the
+    master's directory; stopped at teardown. Its gateways' ciphermail-cli
+    wants the test credential (``SECRET``), as a real one would want its own.
+    """
+    with Sshd(tmp_path / "sshd", master_dirs=[salt_ssh_root], env={"CIPHERMAIL_SIM_PASSWORD": SECRET}) as server:
         yield server
 
 
@@ -54,6 +58,8 @@ def sshd(tmp_path, salt_ssh_root):
 def salt_ssh(sshd, salt_ssh_root, tmp_path):
     """
     A salt-ssh master config with the targets ``main`` and ``portal`` behind
-    ``sshd``, each a sandboxed gateway with the main or portal test pillar.
+    ``sshd``, each a sandboxed gateway with the main or portal test pillar
+    and the credential its ciphermail-cli wants in ``command_env``.
     """
-    return SaltSsh(sshd, tmp_path / "gateways", root=salt_ssh_root, pillars={"main": MAIN_PILLAR, "portal": PORTAL_PILLAR})
+    pillars = {"main": {**MAIN_PILLAR, **CREDENTIAL}, "portal": {**PORTAL_PILLAR, **CREDENTIAL}}
+    return SaltSsh(sshd, tmp_path / "gateways", root=salt_ssh_root, pillars=pillars)

@@ -6,12 +6,9 @@ ledger, the call log or Salt's debug log.
 
 import pytest
 import yaml
-from support.values import MAIN_PILLAR, PORTAL_PILLAR
+from support.values import CREDENTIAL, MAIN_PILLAR, PORTAL_PILLAR, SECRET
 
 pytestmark = pytest.mark.integration
-
-SECRET = "s3cret-Pa55word-9f1c"
-CREDENTIAL = {"lookup": {"command_env": {"CIPHERMAIL_CLI_PASSWORD": SECRET}}}
 
 
 @pytest.mark.parametrize("pillar", [PORTAL_PILLAR, MAIN_PILLAR], ids=["portal", "main"])

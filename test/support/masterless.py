@@ -18,7 +18,7 @@ import yaml
 
 from support.sandbox import REPO_ROOT, GatewaySandbox
 
-FORMULA_PARTS = ("ciphermail_split", "_modules", "_states", "_utils")
+FORMULA_PARTS = ("ciphermail_split", "_modules", "_states", "_utils", "_wrapper")
 
 
 def link_formula(file_root):

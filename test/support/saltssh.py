@@ -74,6 +74,10 @@ class SaltSsh:
             self.set_pillar(name, (pillars or {}).get(name, {}))
 
     # -- configuration ----------------------------------------------------------
+    def set_master_config(self, extra):
+        """Rewrite the master config with ``extra`` over the harness's settings (e.g. ``module_dirs``)."""
+        self._write_master_config(extra)
+
     def _write_master_config(self, extra):
         salt_root = self.root / "salt-root"
         config = {
@@ -87,10 +91,16 @@ class SaltSsh:
             "file_roots": {"base": self.file_roots},
             "pillar_roots": {"base": [str(self.pillar_root)]},
             "roster_file": str(self.roster_file),
+            # As the README says: salt-ssh loads the formula's wrapper module
+            # (_wrapper) from the directory that holds it.
+            "module_dirs": self.file_roots[:1],
             # The sshd's throwaway host key: salt-ssh checks it (no
             # --ignore-host-keys needed, also not for the connections that
             # rendering or an orchestration opens), and nothing lands in ~/.ssh.
             "known_hosts_file": str(self.sshd.known_hosts),
+            # The master's own key is the client key: salt-ssh does not make
+            # one on its first call (two calls at once would race to).
+            "ssh_priv": str(self.sshd.client_key),
             **extra,
         }
         (self.config_dir / "master").write_text(yaml.safe_dump(config))
@@ -155,6 +165,10 @@ class SaltSsh:
         ]
         return SaltSshRun(target, self._run(argv, timeout))
 
+    def target(self, name):
+        """The target ``name`` as the run contract sees a minion (:class:`SaltSshTarget`)."""
+        return SaltSshTarget(self, name)
+
     def run(self, fun, *args, timeout=300):
         """``salt-run <fun> <args...> --out json`` with this master config; the CompletedProcess."""
         argv = [str(SALT_BIN / "salt-run"), f"--config-dir={self.config_dir}", "--out=json", fun, *args]
@@ -203,6 +217,24 @@ def seed_thin(cachedir):
             shutil.rmtree(shared, ignore_errors=True)
             packing.rename(shared)
     shutil.copytree(shared / "thin", pathlib.Path(cachedir) / "thin")
+
+
+class SaltSshTarget:
+    """
+    One roster target as :mod:`support.contract` uses a minion: its
+    ``gateway`` and ``apply``, which runs ``salt-ssh <target> state.apply``.
+    """
+
+    def __init__(self, salt_ssh, name):
+        self.salt_ssh = salt_ssh
+        self.name = name
+        self.gateway = salt_ssh.gateways[name]
+
+    def apply(self, sls="ciphermail_split", test=False, extra_env=None):
+        """``state.apply sls [test=True]``; the target's environment is the sshd's (``Sshd(env=...)``)."""
+        if extra_env:
+            raise ValueError("a salt-ssh target takes its environment from its sshd, not from the command")
+        return self.salt_ssh.ssh(self.name, "state.apply", sls, **({"test": True} if test else {}))
 
 
 class SaltSshRun(StateRun):

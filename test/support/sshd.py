@@ -12,11 +12,20 @@ master's config, file roots and cache) get an empty tmpfs too, so the target
 side cannot read them. So nothing works here by one side reading the other
 side's files. Everything else is shared (the sandboxes the test checks).
 
+Every session's command line (what a client asks sshd to run, the
+arguments of salt-ssh's calls included) is noted in ``commands.log``
+before it runs, so a test can check what went over the wire:
+:meth:`Sshd.commands`. ``env`` is set in every session (sshd's
+``SetEnv``), as a gateway's own environment would be.
+
     with Sshd(tmp_path / "sshd") as sshd:
         ssh to 127.0.0.1:sshd.port as root with sshd.client_key,
         host key in sshd.known_hosts
 """
 
+import base64
+import binascii
+import contextlib
 import os
 import pathlib
 import re
@@ -45,8 +54,20 @@ UsePAM no
 PrintMotd no
 # salt-ssh copies its thin with scp, which speaks sftp since OpenSSH 9.
 Subsystem sftp {sftp_server}
-# VERBOSE logs each accepted key: one "Accepted publickey" line per session.
+# Each session's command is noted (commands.log), then run as sshd runs it.
+ForceCommand {note_command}
+{set_env}# VERBOSE logs each accepted key: one "Accepted publickey" line per session.
 LogLevel VERBOSE
+"""
+
+
+#: Notes the command a client asked for (base64, one line each), then runs it.
+NOTE_COMMAND = """\
+#!/bin/sh
+printf '%s' "$SSH_ORIGINAL_COMMAND" | base64 -w0 >> {log}
+echo >> {log}
+if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh -l; fi
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 """
 
 
@@ -57,9 +78,10 @@ class SshdError(RuntimeError):
 class Sshd:
     """One sshd under ``root``; :meth:`start` it, :meth:`stop` it (or use ``with``)."""
 
-    def __init__(self, root, master_dirs=()):
+    def __init__(self, root, master_dirs=(), env=None):
         self.root = pathlib.Path(root)
         self.master_dirs = [pathlib.Path(path) for path in master_dirs]
+        self.env = dict(env or {})
         self.root.mkdir(parents=True, exist_ok=True)
         self.host = HOST
         self.port = None
@@ -71,6 +93,8 @@ class Sshd:
         self.pid_file = self.root / "sshd.pid"
         self.log_file = self.root / "sshd.log"
         self.target_dir = self.root / "target-only"
+        self.note_command = self.root / "note-command"
+        self.commands_log = self.root / "commands.log"
         self.process = None
 
     # -- keys -------------------------------------------------------------------
@@ -92,6 +116,8 @@ class Sshd:
     def start(self, attempts=5):
         """Start sshd on a free port (another one if that port was taken meanwhile)."""
         self._make_keys()
+        self.note_command.write_text(NOTE_COMMAND.format(log=self.commands_log))
+        self.note_command.chmod(0o755)
         PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
         self.target_dir.mkdir(exist_ok=True)
         for _ in range(attempts):
@@ -104,6 +130,8 @@ class Sshd:
                     pid_file=self.pid_file,
                     authorized_keys=self.authorized_keys,
                     sftp_server=SFTP_SERVER,
+                    note_command=self.note_command,
+                    set_env="".join(f"SetEnv {name}={value}\n" for name, value in self.env.items()),
                 )
             )
             # unshare and sh exec into sshd: one process, our child. sshd -D
@@ -166,6 +194,27 @@ class Sshd:
     def sessions(self):
         """How many ssh sessions sshd accepted so far (one per salt-ssh connection)."""
         return len(re.findall(r"^.*Accepted publickey for ", self.log_text(), flags=re.MULTILINE))
+
+    def commands(self):
+        """The command line of every session so far, in order (decoded)."""
+        if not self.commands_log.exists():
+            return []
+        lines = self.commands_log.read_text().splitlines()
+        return [base64.b64decode(line).decode(errors="replace") for line in lines if line]
+
+    def wire_text(self):
+        """
+        Every session's command line, and the decoded text of each base64
+        run in it (salt-ssh sends its call's arguments base64-encoded):
+        what a process listing or an audit log on the target could show.
+        """
+        texts = []
+        for command in self.commands():
+            texts.append(command)
+            for run in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", command):
+                with contextlib.suppress(binascii.Error, ValueError):
+                    texts.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode(errors="replace"))
+        return "\n".join(texts)
 
     def ssh(self, command):
         """Run a shell command on the target side as root; the CompletedProcess."""

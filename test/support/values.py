@@ -12,6 +12,11 @@ TRIGGERS = {
     "trigger-otp-encryption-header-enabled": "true",
 }
 
+#: A credential ciphermail-cli needs (lookup:command_env); the simulator
+#: refuses it without it when CIPHERMAIL_SIM_PASSWORD holds it.
+SECRET = "s3cret-Pa55word-9f1c"
+CREDENTIAL = {"lookup": {"command_env": {"CIPHERMAIL_CLI_PASSWORD": SECRET}}}
+
 MAIN_GATEWAY_ADDRESS = "192.0.2.10"
 PORTAL_SERVER = "portal.dmz.example.net"
 MAIN_PILLAR = {"role": "main", "portal_server": PORTAL_SERVER}

@@ -15,7 +15,7 @@ from support.sandbox import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"
 README = (REPO_ROOT / "README.rst").read_text()
-MODULE_DIRS = ("_modules", "_states")
+MODULE_DIRS = ("_modules", "_states", "_wrapper")
 README_MAX_LINES = 600
 
 #: Every section heading of README.rst in 0.1.0, before the maintainers'

@@ -202,3 +202,33 @@ def test_only_a_main_role_that_is_applied_with_several_nodes_needs_postfix_3_5()
     assert split_pillar.postfix_problems(several, "3.5.9") == []
     (unread,) = split_pillar.postfix_problems(several, error="postconf: not found")
     assert unread.endswith("the Postfix version cannot be read: postconf: not found")
+
+
+def test_the_check_asks_for_the_postfix_version_only_for_several_nodes_to_apply():
+    asked = []
+
+    def version(answer):
+        def postfix_version():
+            asked.append(answer)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return postfix_version
+
+    one = {"role": "main", "portal_server": "a"}
+    several = {"role": "main", "portal_server": ["a", "b"]}
+    assert split_pillar.checked(one, DEFAULTS, "ciphermail_split", None, version("3.4.14"))["problems"] == []
+    assert split_pillar.checked(several, DEFAULTS, "ciphermail_split.main.clean", None, version("3.4.14"))[
+        "problems"
+    ] == []
+    assert asked == []
+    checked = split_pillar.checked(several, DEFAULTS, "ciphermail_split", None, version("3.4.14"))
+    assert checked["mapdata"]["portal_server"] == ["a", "b"]
+    (too_old,) = checked["problems"]
+    assert "Postfix 3.4.14 on this gateway takes one nexthop per transport entry" in too_old
+    failing = version(CommandExecutionError("postconf -dh mail_version failed on the target: not found"))
+    (unread,) = split_pillar.checked(several, DEFAULTS, "ciphermail_split", None, failing)["problems"]
+    assert unread.endswith("cannot be read: postconf -dh mail_version failed on the target: not found")
+    assert split_pillar.checked(several, DEFAULTS, "ciphermail_split", None, version("3.7.11"))["problems"] == []
+    assert len(asked) == 3  # once per check that needed it
