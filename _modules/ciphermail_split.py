@@ -34,7 +34,6 @@ __virtualname__ = "ciphermail_split"
 DEFAULTS_URL = "salt://ciphermail_split/parameters/defaults.yaml"
 #: Ledger kinds that are bookkeeping of another item, not items of their own.
 _BOOKKEEPING = ("mynetworks_param",)
-_THIS_MINION = object()
 
 
 def __virtual__():
@@ -84,7 +83,7 @@ def _formula_defaults():
     return __salt__["slsutil.deserialize"]("yaml", text)["values"]
 
 
-def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
+def validate_pillar(pillar=None, defaults=None, sls=None):
     """
     Check pillar ``ciphermail_split`` and return ``problems`` (each names
     the key, the value and what is expected; ``[]`` when the pillar is
@@ -113,7 +112,7 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
 
         salt main-gw ciphermail_split.validate_pillar
     """
-    if pillar is _THIS_MINION:
+    if pillar is None:
         pillar = __pillar__.get(split_settings.PILLAR_KEY)
     return ciphermail_split_pillar.checked(
         pillar, defaults or _formula_defaults(), sls, _config_lookup(), __salt__["ciphermail_mta.postfix_version"]

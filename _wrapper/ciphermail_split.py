@@ -45,7 +45,6 @@ DEFAULTS_URL = "salt://ciphermail_split/parameters/defaults.yaml"
 #: The SLS that runs a function of the formula on the target, and its pillar key.
 CALL_SLS = "ciphermail_split.ssh.call"
 CALL_KEY = "ciphermail_split_ssh_call"
-_THIS_MINION = object()
 
 
 def __virtual__():
@@ -84,7 +83,7 @@ def _postfix_version(settings):
     return result["stdout"].strip()
 
 
-def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
+def validate_pillar(pillar=None, defaults=None, sls=None):
     """
     Check pillar ``ciphermail_split`` on the master, as the execution
     function ``ciphermail_split.validate_pillar`` does on a minion: return
@@ -109,7 +108,7 @@ def validate_pillar(pillar=_THIS_MINION, defaults=None, sls=None):
 
         salt-ssh main-gw ciphermail_split.validate_pillar
     """
-    if pillar is _THIS_MINION:
+    if pillar is None:
         pillar = __pillar__.get(split_settings.PILLAR_KEY)
     config_lookup = split_settings.configured_lookup(__opts__, {})
     return ciphermail_split_pillar.checked(

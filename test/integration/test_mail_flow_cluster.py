@@ -18,6 +18,7 @@ It shows, from the main's log and the portals' mailboxes, that:
 """
 
 import pytest
+from support.mail_site import fails_over_over_tls
 from support.masterless import MasterlessMinion
 from support.postfix_instance import PostfixInstance, free_port, instance_root, loopback_address, running, wait_for
 from support.tls_ca import TestCA
@@ -89,19 +90,8 @@ def test_failover_and_tls_with_the_formulas_entries_and_clean_gives_everything_b
     assert main.postconf("-h", "smtp_tls_policy_maps") == f"hash:{policy_table}"
     assert policy_table.read_text().endswith(f"{a.nexthop} encrypt\n{b.nexthop} encrypt\n")
 
-    # Mail goes to portal a, over TLS.
-    first = main.wait_for_delivery(main.submit(f"first@{DOMAIN}", "to a"))
-    assert (first.status, first.relay) == ("sent", a.peer_name), first
-    assert [(trust, peer) for trust, peer, _ in first.tls()] == [("Trusted", a.peer_name)]
-    assert [m["Subject"] for m in a.wait_for_messages(1)] == ["to a"]
-
-    # Failover: with a stopped, the next message is tried on a, then sent through b, over TLS.
-    a.stop()
-    second = main.wait_for_delivery(main.submit(f"second@{DOMAIN}", "to b"))
-    assert second.failed_connects() == [(a.peer_name, "Connection refused")], second
-    assert (second.status, second.relay) == ("sent", b.peer_name), second
-    assert [(trust, peer) for trust, peer, _ in second.tls()] == [("Trusted", b.peer_name)]
-    assert [m["Subject"] for m in b.wait_for_messages(1)] == ["to b"]
+    # Mail goes to portal a, over TLS; failover: with a stopped, the next goes through b, over TLS.
+    fails_over_over_tls(main, a, b)
 
     # Portal b offers no STARTTLS: deferred, and nothing but EHLO and QUIT reaches it.
     b.offer_starttls()

@@ -12,6 +12,7 @@ trusts only that CA.
 """
 
 import pytest
+from support.mail_site import fails_over_over_tls
 from support.modules import put_utils_on_path
 from support.postfix_instance import PostfixInstance, instance_root, loopback_address, nexthop_list, running, wait_for
 from support.tls_ca import TestCA
@@ -68,16 +69,7 @@ def test_a_nexthop_list_fails_over_and_each_node_gets_its_tls_policy(site):
     assert probe(s.address, s.port, 10, "probe.invalid", tls=True)["starttls"] is False
 
     # Failover: the first message goes to portal a, encrypted; with a stopped, the next goes to b.
-    first = main.wait_for_delivery(main.submit(f"first@{DOMAIN}", "to a"))
-    assert (first.status, first.relay) == ("sent", a.peer_name), first
-    assert [(trust, peer) for trust, peer, _ in first.tls()] == [("Trusted", a.peer_name)]
-    assert [m["Subject"] for m in a.wait_for_messages(1)] == ["to a"]
-    a.stop()
-    second = main.wait_for_delivery(main.submit(f"second@{DOMAIN}", "to b"))
-    assert second.failed_connects() == [(a.peer_name, "Connection refused")], second
-    assert (second.status, second.relay) == ("sent", b.peer_name), second
-    assert [(trust, peer) for trust, peer, _ in second.tls()] == [("Trusted", b.peer_name)]
-    assert [m["Subject"] for m in b.wait_for_messages(1)] == ["to b"]
+    fails_over_over_tls(main, a, b)
     assert len(a.messages()) == 1
 
     # encrypt, and the portal offers no STARTTLS: deferred; the portal saw EHLO and QUIT, no mail.

@@ -92,18 +92,6 @@ class Gateway:
         return path
 
 
-@pytest.fixture
-def gw(tmp_path):
-    return Gateway(tmp_path / "gateway")
-
-
-@pytest.fixture
-def portal(gw):
-    """A gateway with the portal domain added."""
-    gw.ok("domain", "add", "--domain", PORTAL)
-    return gw
-
-
 @pytest.fixture(scope="module")
 def shared_portal(tmp_path_factory):
     """One gateway with the portal domain, shared by tests whose calls must change nothing."""

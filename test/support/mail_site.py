@@ -70,3 +70,21 @@ def delivered_to_portal(instances, queue_id):
         rf"{queue_id}: to=<{RECIPIENT}>, relay={portal.address}\[{portal.address}\]:{portal.port},.* status=sent"
     )
     portal.wait_for_log(rf"to=<{RECIPIENT}>, relay=mailbox,.* status=sent")
+
+
+def fails_over_over_tls(main, a, b):
+    """
+    Mail to the private domain goes to portal ``a`` over trusted TLS; with
+    ``a`` stopped, the next message is tried on ``a`` (refused), then sent
+    through ``b`` over trusted TLS. Each portal holds its one message.
+    """
+    first = main.wait_for_delivery(main.submit(f"first@{DOMAIN}", "to a"))
+    assert (first.status, first.relay) == ("sent", a.peer_name), first
+    assert [(trust, peer) for trust, peer, _ in first.tls()] == [("Trusted", a.peer_name)]
+    assert [m["Subject"] for m in a.wait_for_messages(1)] == ["to a"]
+    a.stop()
+    second = main.wait_for_delivery(main.submit(f"second@{DOMAIN}", "to b"))
+    assert second.failed_connects() == [(a.peer_name, "Connection refused")], second
+    assert (second.status, second.relay) == ("sent", b.peer_name), second
+    assert [(trust, peer) for trust, peer, _ in second.tls()] == [("Trusted", b.peer_name)]
+    assert [m["Subject"] for m in b.wait_for_messages(1)] == ["to b"]
