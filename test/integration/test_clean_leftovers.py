@@ -12,7 +12,7 @@ import yaml
 from support.contract import converge_apply
 from support.values import DOMAIN, MAIN_GATEWAY_ADDRESS, MAIN_PILLAR, OVERRIDE_KEY, PORTAL_PILLAR, PORTAL_SERVER
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 CHECK = {"portal": "ciphermail_split-portal-clean-split-mode-absent", "main": "ciphermail_split-main-clean-split-mode-absent"}
 FORCE = "clean_force"

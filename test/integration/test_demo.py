@@ -6,7 +6,7 @@ import re
 import pytest
 from support.make import make
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 #: The states of the two roles' runs, in the demo's order (the main role: its TLS policy step besides).
 STATES_PER_RUN = (4, 5)

@@ -24,7 +24,7 @@ from support.postfix_instance import PostfixInstance, free_port, instance_root, 
 from support.tls_ca import TestCA
 from support.values import DOMAIN, MAIN_PILLAR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 NAMES = {"a": "portal-a.mailflow.test", "b": "portal-b.mailflow.test"}
 #: An entry the admin had in the main's TLS policy table before the formula.

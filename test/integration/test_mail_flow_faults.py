@@ -21,7 +21,7 @@ from support.postfix_instance import rcpt_reply, wait_for
 from support.sandbox import age_config
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 MYNETWORKS_STATE = "ciphermail_split-portal-mynetworks-present"
 TRANSPORT_STATE = "ciphermail_split-main-transport-present"

@@ -23,7 +23,7 @@ from support.postfix_instance import wait_for
 from support.sandbox import SIMULATOR_DIR
 from support.values import MAIN_PILLAR, OVERRIDE_KEY
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 PLAYBOOK_STATE = "ciphermail_split-main-playbook-applied"
 WORKS_SECONDS = "4"

@@ -21,7 +21,7 @@ from support.values import DOMAIN
 put_utils_on_path()
 from ciphermail_smtp_probe import probe  # noqa: E402  (the product's probe, as smtp_check uses it)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 SECURE_DOMAIN = "secure-hop.private"
 NAMES = {"a": "portal-a.mailflow.test", "b": "portal-b.mailflow.test", "s": "portal-s.mailflow.test"}

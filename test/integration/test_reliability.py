@@ -35,7 +35,7 @@ from support.values import (
     TRIGGERS,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 NEXTHOP = f"smtp:[{PORTAL_SERVER}]"
 ADMIN_HOST = "198.51.100.7"

@@ -18,7 +18,7 @@ from support.bench import bench_minion, measure_apply
 from support.sandbox import is_postfix_write, is_write_call
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 #: What the first apply on a fresh sandbox writes, per role (no Postfix running: no reload).
 FIRST_RUN_WRITES = {

@@ -7,12 +7,15 @@ repository), ``saltutil.sync_all``, and a pillar with ``ciphermail_split``
 ``make demo``.
 """
 
+import atexit
 import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -63,7 +66,8 @@ class MasterlessMinion:
         if fileserver is None:
             fileserver = {"file_roots": {"base": [str(link_formula(self.root / "file-root"))]}}
         self._write_config(fileserver)
-        self.set_pillar(pillar)
+        if pillar is not None:
+            self.set_pillar(pillar)
 
     def _write_config(self, fileserver):
         config = {
@@ -72,6 +76,7 @@ class MasterlessMinion:
             "root_dir": str(self.root / "salt-root"),
             "pki_dir": str(self.root / "salt-root" / "pki"),
             "cachedir": str(self.root / "salt-root" / "cache"),
+            "extension_modules": str(self.extmods_dir),
             "sock_dir": str(self.root / "salt-root" / "run"),
             "log_file": str(self.root / "salt-root" / "minion.log"),
             "log_level_logfile": "debug",
@@ -85,8 +90,13 @@ class MasterlessMinion:
         """A minion for a fresh sandboxed gateway under ``root``, its modules synced."""
         gateway = GatewaySandbox(pathlib.Path(root) / "gateway", main_cf_extra=main_cf_extra, log_postfix=log_postfix)
         minion = cls(pathlib.Path(root) / "salt", f"{name}-minion", gateway, pillar)
-        minion.sync()
+        shutil.copytree(synced_extmods(), minion.extmods_dir)
         return minion
+
+    @property
+    def extmods_dir(self):
+        """Where ``saltutil.sync_all`` puts the formula's modules for this minion."""
+        return self.root / "salt-root" / "extmods"
 
     @property
     def log_file(self):
@@ -121,6 +131,25 @@ class MasterlessMinion:
         """``state.apply`` with JSON output; returns a StateRun."""
         args = ["state.apply", sls] + (["test=True"] if test else [])
         return StateRun(self.salt_call(*args, extra_env=extra_env))
+
+
+_SYNCED = {}
+
+
+def synced_extmods():
+    """
+    The ``extmods`` directory that ``saltutil.sync_all`` makes of this
+    checkout, from one real sync per test process: each minion of
+    :meth:`MasterlessMinion.synced` gets a copy. A sync is a whole
+    ``salt-call``, and the modules do not change while the tests run.
+    """
+    if "extmods" not in _SYNCED:
+        root = pathlib.Path(tempfile.mkdtemp(prefix="ciphermail-split-synced-"))
+        atexit.register(shutil.rmtree, root, True)
+        template = MasterlessMinion(root, "synced-template", gateway=None, pillar=None)
+        template.sync()
+        _SYNCED["extmods"] = template.extmods_dir
+    return _SYNCED["extmods"]
 
 
 #: The ID of a failing state that stands for one problem (see ciphermail_split/stop.jinja).
