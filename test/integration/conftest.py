@@ -19,8 +19,8 @@ pytestmark = pytest.mark.integration
 def make_minion(tmp_path):
     """Build a masterless minion for a fresh sandboxed gateway with the given pillar."""
 
-    def make(pillar, name="gw", main_cf_extra=""):
-        return MasterlessMinion.synced(tmp_path / name, name, pillar, main_cf_extra)
+    def make(pillar, name="gw", main_cf_extra="", log_level="warning"):
+        return MasterlessMinion.synced(tmp_path / name, name, pillar, main_cf_extra, log_level=log_level)
 
     return make
 

@@ -5,6 +5,7 @@ no file changes.
 """
 
 import pytest
+from support.cases import on_every_salt
 from support.masterless import MasterlessMinion
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
 
@@ -79,7 +80,11 @@ def minion(tmp_path_factory):
     return MasterlessMinion.synced(tmp_path_factory.mktemp("bad-pillar"), "bad-pillar", MAIN_PILLAR)
 
 
-@pytest.mark.parametrize("case", list(BAD_PILLARS))
+#: One refusal of a value, one of an unknown key and one in lookup show the render-time refusal on every Salt.
+EVERY_SALT = ("unknown role", "unknown lookup key", "address that is not an IP")
+
+
+@pytest.mark.parametrize("case", on_every_salt(BAD_PILLARS, EVERY_SALT))
 def test_bad_pillar_fails_before_anything_changes(minion, case):
     pillar, expected_words = BAD_PILLARS[case]
     minion.set_pillar(pillar)

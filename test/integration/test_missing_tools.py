@@ -5,6 +5,7 @@ and the message names the lookup key and the path.
 """
 
 import pytest
+from support.cases import on_every_salt
 from support.masterless import MasterlessMinion
 from support.sandbox import GatewaySandbox
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
@@ -25,7 +26,12 @@ def minion(tmp_path_factory):
     return MasterlessMinion.synced(tmp_path_factory.mktemp("missing-tools"), "missing-tools", MAIN_PILLAR)
 
 
-@pytest.mark.parametrize("role, key, sls", CASES, ids=[f"{r}{s}-{k}" for r, k, s in CASES])
+IDS = [f"{role}{sls}-{key}" for role, key, sls in CASES]
+#: Each role, apply and clean, a Postfix command and a gateway tool, on every Salt.
+EVERY_SALT = ("main-postmap", "main.clean-playbook_cmd", "portal-cli", "portal.clean-postconf")
+
+
+@pytest.mark.parametrize("role, key, sls", on_every_salt(CASES, EVERY_SALT, IDS))
 def test_a_missing_command_stops_the_role_before_anything_is_written(minion, tmp_path, role, key, sls):
     minion.gateway = GatewaySandbox(tmp_path / "gateway")
     missing = f"/nonexistent/bin/{key}"

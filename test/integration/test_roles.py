@@ -5,6 +5,7 @@ run applies them, a second run changes and writes nothing; clean takes the
 role back.
 """
 
+import pytest
 import salt.version
 import yaml
 from support.contract import converge_apply
@@ -79,6 +80,7 @@ def test_main_role_with_an_ipv6_portal_and_a_port(make_minion):
     assert minion.gateway.postmap_query(DOMAIN, table) == "smtp:[ipv6:2001:db8::20]:2525"
 
 
+@pytest.mark.default_salt_only  # which trigger a pillar change touches: the formula's logic, not Salt's
 def test_switching_pdf_otp_off_changes_exactly_its_trigger(portal_minion):
     converge_apply(portal_minion)
     portal_minion.set_pillar({**PORTAL_PILLAR, "messengers": {"pdf_otp": False}})

@@ -6,6 +6,7 @@ ledger, the call log or Salt's debug log.
 
 import pytest
 import yaml
+from support.cases import on_every_salt
 from support.values import CREDENTIAL, MAIN_PILLAR, PORTAL_PILLAR, SECRET
 
 pytestmark = pytest.mark.integration
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("pillar", [PORTAL_PILLAR, MAIN_PILLAR], ids=["portal", "main"])
 def test_credential_only_travels_in_the_environment(make_minion, pillar):
-    minion = make_minion({**pillar, **CREDENTIAL})
+    minion = make_minion({**pillar, **CREDENTIAL}, log_level="debug")
     # The simulated gateway refuses ciphermail-cli without the credential.
     requires_password = {"CIPHERMAIL_SIM_PASSWORD": SECRET}
     for args in (("test=True",), (), ()):
@@ -64,9 +65,13 @@ BAD_SHAPES = {
 }
 
 
-@pytest.mark.parametrize("shape", BAD_SHAPES)
+#: A string and a nested mapping on every Salt: the refusal and the log are Salt's to show.
+EVERY_SALT = ("string", "nested")
+
+
+@pytest.mark.parametrize("shape", on_every_salt(BAD_SHAPES, EVERY_SALT))
 def test_a_credential_of_the_wrong_shape_is_refused_without_being_shown(make_minion, shape):
-    minion = make_minion(PORTAL_PILLAR)
+    minion = make_minion(PORTAL_PILLAR, log_level="debug")
     # Given as is (the simulator's own variable is not merged into it).
     pillar = {**PORTAL_PILLAR, "lookup": {**minion.gateway.lookup(), "command_env": BAD_SHAPES[shape]}}
     (minion.pillar_root / "ciphermail_split.sls").write_text(yaml.safe_dump({"ciphermail_split": pillar}))

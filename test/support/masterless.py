@@ -52,10 +52,11 @@ class MasterlessMinion:
     ``salt-call --local`` with its own config, file server and pillar under
     ``root``. ``fileserver`` is the minion config that serves the formula
     (``file_roots``, or ``fileserver_backend`` and ``gitfs_*``); by default a
-    file root linking this repository.
+    file root linking this repository. ``log_level`` is the log file's level
+    (``debug`` where a test reads the log).
     """
 
-    def __init__(self, root, minion_id, gateway, pillar, fileserver=None):
+    def __init__(self, root, minion_id, gateway, pillar, fileserver=None, log_level="warning"):
         self.root = pathlib.Path(root)
         self.minion_id = minion_id
         self.gateway = gateway
@@ -65,11 +66,11 @@ class MasterlessMinion:
             path.mkdir(parents=True, exist_ok=True)
         if fileserver is None:
             fileserver = {"file_roots": {"base": [str(link_formula(self.root / "file-root"))]}}
-        self._write_config(fileserver)
+        self._write_config(fileserver, log_level)
         if pillar is not None:
             self.set_pillar(pillar)
 
-    def _write_config(self, fileserver):
+    def _write_config(self, fileserver, log_level):
         config = {
             "id": self.minion_id,
             "file_client": "local",
@@ -79,17 +80,21 @@ class MasterlessMinion:
             "extension_modules": str(self.extmods_dir),
             "sock_dir": str(self.root / "salt-root" / "run"),
             "log_file": str(self.root / "salt-root" / "minion.log"),
-            "log_level_logfile": "debug",
+            "log_level_logfile": log_level,
+            # Each salt-call of a minion after its first reads the grains it
+            # found then (the formula reads none): a sixth of a call's CPU.
+            "grains_cache": True,
+            "grains_cache_expiration": 86400,
             "pillar_roots": {"base": [str(self.pillar_root)]},
             **fileserver,
         }
         (self.config_dir / "minion").write_text(yaml.safe_dump(config))
 
     @classmethod
-    def synced(cls, root, name, pillar, main_cf_extra="", log_postfix=False):
+    def synced(cls, root, name, pillar, main_cf_extra="", log_postfix=False, log_level="warning"):
         """A minion for a fresh sandboxed gateway under ``root``, its modules synced."""
         gateway = GatewaySandbox(pathlib.Path(root) / "gateway", main_cf_extra=main_cf_extra, log_postfix=log_postfix)
-        minion = cls(pathlib.Path(root) / "salt", f"{name}-minion", gateway, pillar)
+        minion = cls(pathlib.Path(root) / "salt", f"{name}-minion", gateway, pillar, log_level=log_level)
         shutil.copytree(synced_extmods(), minion.extmods_dir)
         return minion
 
