@@ -82,7 +82,7 @@ class MasterlessMinion:
             "log_file": str(self.root / "salt-root" / "minion.log"),
             "log_level_logfile": log_level,
             # Each salt-call of a minion after its first reads the grains it
-            # found then (the formula reads none): a sixth of a call's CPU.
+            # found then (none the formula reads can change): a sixth of a call's CPU.
             "grains_cache": True,
             "grains_cache_expiration": 86400,
             "pillar_roots": {"base": [str(self.pillar_root)]},
