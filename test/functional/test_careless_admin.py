@@ -5,7 +5,6 @@ override file, a vars directory or a transport table that is not there yet.
 """
 
 import functools
-import subprocess
 
 import pytest
 import yaml
@@ -14,11 +13,6 @@ from support.values import DOMAIN, OVERRIDE_FILE, OVERRIDE_KEY
 
 PORTAL = "portal.example.net"
 NEXTHOP = f"smtp:[{PORTAL}]"
-
-
-def _postfix(gateway, tool, *args):
-    subprocess.run([tool, "-c", str(gateway.postfix_dir), *args], check=True, capture_output=True)
-    gateway.age_config()
 
 
 def override_present(states, test=False):
@@ -33,7 +27,7 @@ def test_clean_says_it_left_the_admins_edit_of_the_transport_line(states, gatewa
     assert states.ciphermail_mta.transport_present(name=DOMAIN, host=PORTAL).result is True
     path = gateway.postfix_dir / "transport"
     path.write_text(path.read_text().replace(NEXTHOP, "smtp:[admins.example.net]"))
-    _postfix(gateway, "postmap", f"hash:{path}")
+    gateway.admin_postfix("postmap", f"hash:{path}")
 
     cleaned = states.ciphermail_mta.transport_absent(name=DOMAIN)
     assert (cleaned.result, cleaned.changes) == (True, {}), cleaned.comment
@@ -93,7 +87,7 @@ def test_a_missing_vars_directory_is_predicted_created_and_removed_by_clean(stat
 
 def test_a_missing_transport_file_named_in_transport_maps_is_predicted_created_and_removed(states, gateway):
     path = gateway.postfix_dir / "transport"
-    _postfix(gateway, "postconf", "-e", f"transport_maps=hash:{path}")
+    gateway.admin_postfix("postconf", "-e", f"transport_maps=hash:{path}")
 
     def present(test=False):
         return states.ciphermail_mta.transport_present(name=DOMAIN, host=PORTAL, test=test)

@@ -7,7 +7,6 @@ a second run writes nothing).
 """
 
 import functools
-import subprocess
 
 import pytest
 from support.contract import converge_state
@@ -23,19 +22,8 @@ partner.example   secure match=mx.partner.example
 """
 
 
-def _postfix(gateway, tool, *args):
-    subprocess.run([tool, "-c", str(gateway.postfix_dir), *args], check=True, capture_output=True)
-    gateway.age_config()
-
-
 def _admins_policy_table(gateway, text=ADMIN_POLICIES, kind="hash", name="tls_policy"):
-    path = gateway.postfix_dir / name
-    path.write_text(text)
-    table = f"{kind}:{path}"
-    if kind != "texthash":
-        _postfix(gateway, "postmap", table)
-    _postfix(gateway, "postconf", "-e", f"smtp_tls_policy_maps={table}")
-    return path, table
+    return gateway.admin_table("smtp_tls_policy_maps", name, text, kind)
 
 
 def _present(states, host=NODES, level="encrypt", match=None, port=25, **kwargs):
@@ -69,8 +57,8 @@ def test_without_a_table_one_is_made_beside_the_transport_table_and_clean_gives_
     transport = gateway.postfix_dir / "maps"
     transport.mkdir()
     (transport / "transport").write_text("example.com smtp:[mx1.example.com]\n")
-    _postfix(gateway, "postmap", f"btree:{transport}/transport")
-    _postfix(gateway, "postconf", "-e", f"transport_maps=btree:{transport}/transport")
+    gateway.admin_postfix("postmap", f"btree:{transport}/transport")
+    gateway.admin_postfix("postconf", "-e", f"transport_maps=btree:{transport}/transport")
     main_cf = (gateway.postfix_dir / "main.cf").read_bytes()
     path = transport / "tls_policy"
     table = f"btree:{path}"
@@ -124,7 +112,7 @@ def test_an_admins_policy_is_put_back_and_an_admins_later_edit_left_alone(states
         KEYS[1]: {"old": None, "new": "encrypt"},
     }
     path.write_text(path.read_text().replace(f"{KEYS[1]} encrypt", f"{KEYS[1]} secure match=admin.example"))
-    _postfix(gateway, "postmap", table)
+    gateway.admin_postfix("postmap", table)
 
     ret = states.ciphermail_mta.tls_policy_absent(name=DOMAIN)
 

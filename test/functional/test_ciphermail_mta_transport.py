@@ -6,7 +6,6 @@ sandbox's Postfix configuration directory.
 import os
 import pathlib
 import shutil
-import subprocess
 import tempfile
 import time
 
@@ -25,21 +24,9 @@ Legacy.Example   relay:[legacy.example]
 # end of the mail team's entries"""
 
 
-def _postfix(gateway, tool, *args):
-    """Run a Postfix command on the sandbox, as an admin would."""
-    subprocess.run([tool, "-c", str(gateway.postfix_dir), *args], check=True, capture_output=True)
-    gateway.age_config()
-
-
 def _use_table(gateway, text, kind="hash"):
     """Give the sandbox a configured transport table with ``text`` as its source."""
-    path = gateway.postfix_dir / "transport"
-    path.write_text(text)
-    table = f"{kind}:{path}"
-    if kind != "texthash":
-        _postfix(gateway, "postmap", table)
-    _postfix(gateway, "postconf", "-e", f"transport_maps={table}")
-    return path, table
+    return gateway.admin_table("transport_maps", "transport", text, kind)
 
 
 def _stamp(path):
@@ -164,7 +151,7 @@ def test_absent_keeps_an_admins_entries_in_a_table_the_formula_created(states, g
     table = gateway.postconf("transport_maps")
     with path.open("a") as handle:
         handle.write("example.com smtp:[mx1.example.com]\n")
-    _postfix(gateway, "postmap", table)
+    gateway.admin_postfix("postmap", table)
 
     ret = states.ciphermail_mta.transport_absent(name=DOMAIN)
 
@@ -207,7 +194,7 @@ def test_absent_leaves_our_entry_once_an_admin_edited_it(states, gateway):
     path, table = _use_table(gateway, "example.com smtp:[mx1.example.com]\n")
     assert _present(states, "portal.example.net").result is True
     path.write_text(path.read_text().replace("smtp:[portal.example.net]", "smtp:[portal.example.net]:2525"))
-    _postfix(gateway, "postmap", table)
+    gateway.admin_postfix("postmap", table)
     files = gateway.files()
 
     ret = states.ciphermail_mta.transport_absent(name=DOMAIN)
@@ -253,7 +240,7 @@ def test_texthash_table_needs_no_database(states, gateway):
 
 
 def test_transport_maps_without_an_editable_table_is_reported(states, gateway):
-    _postfix(gateway, "postconf", "-e", f"transport_maps=regexp:{gateway.postfix_dir}/transport.re")
+    gateway.admin_postfix("postconf", "-e", f"transport_maps=regexp:{gateway.postfix_dir}/transport.re")
     files = gateway.files()
 
     ret = _present(states, "portal.example.net")
@@ -338,8 +325,8 @@ def _shadowed_gateway(gateway, maps):
     directory = gateway.postfix_dir
     (directory / "shadow.re").write_text(f"/@relay-to-webmail\\.private$/ {ELSEWHERE}\n")
     (directory / "transport").write_text("example.com smtp:[mx1.example.com]\n")
-    _postfix(gateway, "postmap", f"hash:{directory}/transport")
-    _postfix(gateway, "postconf", "-e", f"transport_maps={maps.format(dir=directory)}")
+    gateway.admin_postfix("postmap", f"hash:{directory}/transport")
+    gateway.admin_postfix("postconf", "-e", f"transport_maps={maps.format(dir=directory)}")
 
 
 @pytest.mark.parametrize("case", SHADOWS)

@@ -16,6 +16,7 @@ import concurrent.futures
 import json
 
 import pytest
+from support.contract import applied
 from support.mail_site import RECIPIENT, RELAY_DENIED, WEBMAIL_HEADER, mail_site, relay_reply, reloads, send
 from support.postfix_instance import free_port, loopback_address, wait_for
 from support.values import MAIN_PILLAR, PORTAL_PILLAR
@@ -38,13 +39,6 @@ def site(tmp_path):
         yield found
 
 
-def apply(minion, sls="ciphermail_split"):
-    run = minion.apply(sls)
-    assert run.returncode == 0, run
-    assert all(result is True for result in run.results.values()), run
-    return run
-
-
 def smtp_check(minion, args=()):
     proc = minion.salt_call("ciphermail_mta.smtp_check", *args)
     assert proc.returncode == 0, proc.stderr
@@ -61,7 +55,7 @@ def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
     assert relay_reply(portal, main.address) == (554, RELAY_DENIED)
 
     # The portal role: the main gateway's address in mynetworks, put in force by a reload.
-    run = apply(minions["portal"])
+    run = applied(minions["portal"])
     assert main.address in portal.mynetworks() and "127.0.0.1" in portal.mynetworks()
     assert "Postfix has been reloaded" in run.states["ciphermail_split-portal-mynetworks-present"]["comment"]
     wait_for("the portal reloaded", lambda: reloads(portal) > 0)
@@ -69,7 +63,7 @@ def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
     assert relay_reply(portal, main.address)[0] == 250
 
     # The main role: the transport entry to the portal (the running main reloads too).
-    apply(minions["main"])
+    applied(minions["main"])
 
     # smtp_check on the main gateway follows the transport entry to the portal; a closed port fails.
     closed = f"[{loopback_address(5)}]:{free_port(loopback_address(5))}"
@@ -103,7 +97,7 @@ def test_mail_flows_from_main_to_portal_in_split_mode_only(site):
 
     # Clean on the portal takes the main gateway's relay right back, again by a reload.
     reloaded = reloads(portal)
-    apply(minions["portal"], "ciphermail_split.clean")
+    applied(minions["portal"], "ciphermail_split.clean")
     assert portal.mynetworks() == ["127.0.0.1"]
     wait_for("the portal reloaded after clean", lambda: reloads(portal) > reloaded)
     assert portal.master_pid() == portal_master

@@ -18,6 +18,7 @@ It shows, from the main's log and the portals' mailboxes, that:
 """
 
 import pytest
+from support.contract import applied
 from support.mail_site import fails_over_over_tls
 from support.masterless import MasterlessMinion
 from support.postfix_instance import PostfixInstance, free_port, instance_root, loopback_address, running, wait_for
@@ -66,13 +67,6 @@ def site(tmp_path):
             }
 
 
-def apply(minion, sls="ciphermail_split"):
-    run = minion.apply(sls)
-    assert run.returncode == 0, run
-    assert all(result is True for result in run.results.values()), run
-    return run
-
-
 def test_failover_and_tls_with_the_formulas_entries_and_clean_gives_everything_back(site):
     ca, main, minion = site["ca"], site["main"], site["minion"]
     a, b = site["portals"]["a"], site["portals"]["b"]
@@ -80,7 +74,7 @@ def test_failover_and_tls_with_the_formulas_entries_and_clean_gives_everything_b
     main_cf, policy_source = (main.config_dir / "main.cf").read_bytes(), policy_table.read_bytes()
 
     # The main role: a TLS policy per node in the admin's table, then the transport entry to both nodes.
-    run = apply(minion)
+    run = applied(minion)
     assert run.changes["ciphermail_split-main-tls-policy-present"] == {
         a.nexthop: {"old": None, "new": "encrypt"},
         b.nexthop: {"old": None, "new": "encrypt"},
@@ -108,7 +102,7 @@ def test_failover_and_tls_with_the_formulas_entries_and_clean_gives_everything_b
     # secure, and b's certificate is for another name: still deferred.
     b.offer_starttls(*ca.issue("elsewhere", ["elsewhere.mailflow.test"]))
     minion.set_pillar({**site["pillar"], "portal_tls": {"level": "secure", "match": NAMES["b"]}})
-    run = apply(minion)
+    run = applied(minion)
     secure = f"secure match={NAMES['b']}"
     assert run.changes["ciphermail_split-main-tls-policy-present"] == {
         a.nexthop: {"old": "encrypt", "new": secure},
@@ -130,7 +124,7 @@ def test_failover_and_tls_with_the_formulas_entries_and_clean_gives_everything_b
     assert sorted(m["Subject"] for m in b.wait_for_messages(2)) == ["secure hop", "to b"]  # by queue ID, not by time
 
     # Clean: the admin's TLS policy table and main.cf come back byte for byte.
-    apply(minion, "ciphermail_split.clean")
+    applied(minion, "ciphermail_split.clean")
     assert policy_table.read_bytes() == policy_source
     assert (main.config_dir / "main.cf").read_bytes() == main_cf
     assert main.postconf("-h", "transport_maps") == ""

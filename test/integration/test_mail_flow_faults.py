@@ -16,6 +16,7 @@ import shutil
 import subprocess
 
 import pytest
+from support.contract import applied
 from support.mail_site import RECIPIENT, RELAY_DENIED, delivered_to_portal, mail_site, relay_reply, reloads, send
 from support.postfix_instance import rcpt_reply, wait_for
 from support.sandbox import age_config
@@ -25,13 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.default_salt_only]
 
 MYNETWORKS_STATE = "ciphermail_split-portal-mynetworks-present"
 TRANSPORT_STATE = "ciphermail_split-main-transport-present"
-
-
-def applied(minion, sls="ciphermail_split"):
-    run = minion.apply(sls)
-    assert run.returncode == 0, run
-    assert all(result is True for result in run.results.values()), run
-    return run
 
 
 def test_ipv4_mapped_addresses_are_written_as_ipv4_and_the_main_gateway_relays(tmp_path):

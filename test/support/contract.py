@@ -98,3 +98,11 @@ def converge_apply(minion, sls="ciphermail_split", env=None):
     assert gateway.write_calls(since=calls) == []
     assert gateway.files() == files
     return live
+
+
+def applied(minion, sls="ciphermail_split"):
+    """A live ``state.apply sls`` with salt-call in which every state succeeds; returns the StateRun."""
+    run = minion.apply(sls)
+    assert run.returncode == 0, run
+    assert all(result is True for result in run.results.values()), run
+    return run

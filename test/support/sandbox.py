@@ -186,6 +186,26 @@ class GatewaySandbox:
             raise AssertionError(f"ciphermail-cli {argv} failed: {proc.stderr}")
         return proc
 
+    # -- an admin's own Postfix configuration --------------------------------
+    def admin_postfix(self, tool, *args):
+        """Run a Postfix command on the sandbox as an admin would (then date main.cf back)."""
+        subprocess.run([tool, "-c", str(self.postfix_dir), *args], check=True, capture_output=True)
+        self.age_config()
+
+    def admin_table(self, parameter, name, text, kind="hash"):
+        """
+        The admin's table file ``name`` with ``text``, built (unless
+        ``texthash``) and configured as ``parameter``; returns its path and
+        ``kind:path``.
+        """
+        path = self.postfix_dir / name
+        path.write_text(text)
+        table = f"{kind}:{path}"
+        if kind != "texthash":
+            self.admin_postfix("postmap", table)
+        self.admin_postfix("postconf", "-e", f"{parameter}={table}")
+        return path, table
+
     # -- reading Postfix --------------------------------------------------------
     def postconf(self, parameter, expand=False):
         flags = "-hx" if expand else "-h"
