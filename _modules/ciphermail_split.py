@@ -40,11 +40,6 @@ def __virtual__():
     return __virtualname__
 
 
-def _config_lookup():
-    """``ciphermail_split:lookup`` of the minion config (pillar is merged over it)."""
-    return split_settings.configured_lookup(__opts__, {})
-
-
 def host_settings():
     """
     Return the host settings in effect on this minion, checked, with
@@ -115,7 +110,7 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
     if pillar is None:
         pillar = __pillar__.get(split_settings.PILLAR_KEY)
     return ciphermail_split_pillar.checked(
-        pillar, defaults or _formula_defaults(), sls, _config_lookup(), __salt__["ciphermail_mta.postfix_version"]
+        pillar, defaults or _formula_defaults(), sls, __opts__, __salt__["ciphermail_mta.postfix_version"]
     )
 
 

@@ -210,15 +210,19 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
     return config, found
 
 
-def checked(pillar, defaults, sls=None, config_lookup=None, postfix_version=None):
+def checked(pillar, defaults, sls=None, opts=None, postfix_version=None):
     """
     :func:`problems`, as ``validate_pillar`` returns them: ``{"problems":
-    [...], "mapdata": ...}``. A main gateway with several portal nodes
+    [...], "mapdata": ...}``, after the problems of the minion config's
+    ``ciphermail_split:lookup`` (``opts``; its host settings count under
+    the pillar's). A main gateway with several portal nodes
     also needs Postfix 3.5 or later: ``postfix_version()`` gives the
     gateway's ``mail_version`` (or raises ``CommandExecutionError`` or
     ``SaltInvocationError``), asked only then.
     """
+    config_lookup, config_found = settings.minion_config_lookup(opts or {})
     config, found = problems(pillar, defaults, sls, config_lookup)
+    found = config_found + found
     if not found and portal_nodes_listed(config, sls):
         try:
             found = postfix_problems(config, postfix_version())

@@ -166,6 +166,26 @@ def _lookup_of(data, where):
     return lookup
 
 
+def minion_config_lookup(opts):
+    """
+    ``(lookup, problems)``: the host settings of ``ciphermail_split:lookup``
+    in the minion config (``opts``), and a message for each thing wrong
+    with it: not a mapping, or a key that is not a host setting (the
+    minion config holds only those; the rest is read from pillar alone).
+    """
+    try:
+        lookup = _lookup_of(opts, "minion config")
+    except SaltInvocationError as exc:
+        return {}, [str(exc)]
+    problems = [
+        f"{LOOKUP_KEY}:{key} (minion config): not a host setting (a typo?); the minion config "
+        f"may set {', '.join(HOST_DEFAULTS)}, the rest of {PILLAR_KEY} goes in pillar"
+        for key in lookup
+        if key not in HOST_DEFAULTS
+    ]
+    return {key: value for key, value in lookup.items() if key in HOST_DEFAULTS}, problems
+
+
 def configured_lookup(opts, pillar):
     """
     ``ciphermail_split:lookup`` as configured for this host: the minion

@@ -110,12 +110,11 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
     """
     if pillar is None:
         pillar = __pillar__.get(split_settings.PILLAR_KEY)
-    config_lookup = split_settings.configured_lookup(__opts__, {})
     return ciphermail_split_pillar.checked(
         pillar,
         defaults or _formula_defaults(),
         sls,
-        config_lookup,
+        __opts__,
         lambda: _postfix_version(split_settings.effective(__opts__, __pillar__)),
     )
 

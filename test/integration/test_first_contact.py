@@ -80,3 +80,39 @@ def test_a_wrong_cli_path_is_named_by_its_lookup_key_only(minion, tmp_path):
         output = run.proc.stdout + run.proc.stderr
         assert "normalise" not in output and "is not available" not in output
     assert minion.gateway.files() == files
+
+
+def _minion_config(minion, text):
+    """Host settings in the minion config (``minion.d``), as README's host settings allow."""
+    (minion.config_dir / "minion.d").mkdir(exist_ok=True)
+    (minion.config_dir / "minion.d" / "ciphermail_split.conf").write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("ciphermail_split:\n  lookup: cli-timeout-of-5\n", ["ciphermail_split:lookup (minion config): got a str"]),
+        (
+            "ciphermail_split:\n  lookup:\n    cli_timout: 5\n    private_domain: other.private\n",
+            [
+                "ciphermail_split:lookup:cli_timout (minion config): not a host setting",
+                "ciphermail_split:lookup:private_domain (minion config): not a host setting",
+            ],
+        ),
+    ],
+    ids=["lookup not a mapping", "keys that are not host settings"],
+)
+def test_a_bad_minion_config_lookup_is_refused_like_a_bad_pillar(minion, config, expected):
+    _minion_config(minion, config)
+    messages = refused_alike(minion)
+    assert len(messages) == len(expected), messages
+    for message, start in zip(messages, expected):
+        assert message.startswith(start), messages
+
+
+def test_a_host_setting_in_the_minion_config_takes_effect(minion):
+    _minion_config(minion, "ciphermail_split:\n  lookup:\n    cli_timeout: 77\n")
+    proc = minion.salt_call("ciphermail_split.settings")
+    assert proc.returncode == 0, proc.stderr
+    assert '"cli_timeout": 77' in proc.stdout
+    assert minion.apply(test=True).returncode == 0

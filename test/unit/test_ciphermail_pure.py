@@ -181,6 +181,25 @@ def test_host_settings_refuse_bad_values_naming_the_key(lookup, key):
         split_settings.host_settings(lookup)
 
 
+@pytest.mark.parametrize(
+    "opts, problems",
+    [
+        ({}, []),
+        ({"ciphermail_split": {"lookup": {"cli_timeout": 5}}}, []),
+        ({"ciphermail_split": "x"}, ["ciphermail_split (minion config): got a str; expected a mapping"]),
+        ({"ciphermail_split": {"lookup": ["cli"]}}, ["ciphermail_split:lookup (minion config): got a list"]),
+        ({"ciphermail_split": {"lookup": {"cli_timout": 5}}}, ["ciphermail_split:lookup:cli_timout (minion config)"]),
+        ({"ciphermail_split": {"lookup": {"private_domain": "x"}}}, ["ciphermail_split:lookup:private_domain"]),
+    ],
+)
+def test_the_minion_configs_lookup_holds_host_settings_only(opts, problems):
+    lookup, found = split_settings.minion_config_lookup(opts)
+    assert len(found) == len(problems), found
+    for message, start in zip(found, problems):
+        assert message.startswith(start), found
+    assert set(lookup) <= set(split_settings.HOST_DEFAULTS)
+
+
 def test_host_settings_never_echo_command_env_values():
     with pytest.raises(SaltInvocationError) as error:
         split_settings.host_settings({"command_env": {"CIPHERMAIL_CLI_PASSWORD": 12345678}})
