@@ -11,3 +11,9 @@ from salt.exceptions import SaltInvocationError
 def invalid(what, value, expected):
     """The error for a bad ``value`` of ``what`` (a pillar key or an argument)."""
     return SaltInvocationError(f"{what}: got {value!r}; expected {expected}")
+
+
+def type_of(value):
+    """``value``'s type with its article, for a message that must not show the value: ``a str``, ``an int``."""
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"

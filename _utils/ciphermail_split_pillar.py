@@ -15,7 +15,7 @@ import ciphermail_gateway_values as gateway_values
 import ciphermail_postfix_tls as postfix_tls
 import ciphermail_postfix_values as postfix_values
 import ciphermail_split_settings as settings
-from ciphermail_split_errors import invalid
+from ciphermail_split_errors import invalid, type_of
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 PILLAR_KEY = settings.PILLAR_KEY
@@ -38,7 +38,7 @@ def _unknown_keys(given, defaults, path, problems):
             problems.append(f"{key_path}: unknown key (a typo?); expected {expected}")
         elif isinstance(defaults[key], dict) or key in _FREE_MAPPINGS:
             if not isinstance(value, dict):
-                shown = f"a {type(value).__name__}" if key == "command_env" else repr(value)
+                shown = type_of(value) if key == "command_env" else repr(value)
                 problems.append(f"{key_path}: got {shown}; expected a mapping")
             elif key not in _FREE_MAPPINGS:
                 _unknown_keys(value, defaults[key], key_path, problems)
@@ -179,7 +179,7 @@ def problems(pillar, defaults, sls=None, config_lookup=None):
     if pillar is None:
         return None, [NO_PILLAR]
     if not isinstance(pillar, dict):
-        return None, [f"{PILLAR_KEY}: got {type(pillar).__name__}; expected a mapping (see pillar.example)"]
+        return None, [f"{PILLAR_KEY}: got {type_of(pillar)}; expected a mapping (see pillar.example)"]
     found = []
     _unknown_keys(pillar, {**defaults, "lookup": _lookup_defaults(defaults)}, PILLAR_KEY, found)
     if found:
@@ -249,10 +249,10 @@ def constants(pillar, defaults):
     """
     pillar = pillar or {}
     if not isinstance(pillar, dict):
-        raise SaltInvocationError(f"{PILLAR_KEY}: got {type(pillar).__name__}; expected a mapping")
+        raise SaltInvocationError(f"{PILLAR_KEY}: got {type_of(pillar)}; expected a mapping")
     given = pillar.get("lookup") or {}
     if not isinstance(given, dict):
-        raise SaltInvocationError(f"{LOOKUP_PATH}: got {type(given).__name__}; expected a mapping")
+        raise SaltInvocationError(f"{LOOKUP_PATH}: got {type_of(given)}; expected a mapping")
     found = []
     _unknown_keys(given, _lookup_defaults(defaults), LOOKUP_PATH, found)
     if found:

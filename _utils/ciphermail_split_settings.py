@@ -19,7 +19,7 @@ import re
 import shlex
 
 import ciphermail_cli_commands as cli_grammar
-from ciphermail_split_errors import invalid
+from ciphermail_split_errors import invalid, type_of
 from salt.exceptions import SaltInvocationError
 
 PILLAR_KEY = "ciphermail_split"
@@ -106,12 +106,12 @@ def _command_env(key, value):
     # The values may be credentials: whatever the shape, never show them.
     expected = "a mapping of environment variable names to string values (the values are never shown)"
     if not isinstance(value, dict):
-        raise SaltInvocationError(f"{LOOKUP_KEY}:{key}: got a {type(value).__name__}; expected {expected}")
+        raise SaltInvocationError(f"{LOOKUP_KEY}:{key}: got {type_of(value)}; expected {expected}")
     for name, val in value.items():
         if not isinstance(name, str) or not _ENV_NAME.match(name):
             raise SaltInvocationError(f"{LOOKUP_KEY}:{key}: a variable name is not valid; expected {expected}")
         if not isinstance(val, str):
-            raise SaltInvocationError(f"{LOOKUP_KEY}:{key}:{name}: got a {type(val).__name__}; expected {expected}")
+            raise SaltInvocationError(f"{LOOKUP_KEY}:{key}:{name}: got {type_of(val)}; expected {expected}")
     return dict(value)
 
 
@@ -157,12 +157,12 @@ def _lookup_of(data, where):
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise SaltInvocationError(f"{PILLAR_KEY} ({where}): got a {type(section).__name__}; expected a mapping")
+        raise SaltInvocationError(f"{PILLAR_KEY} ({where}): got {type_of(section)}; expected a mapping")
     lookup = section.get("lookup")
     if lookup is None:
         return {}
     if not isinstance(lookup, dict):
-        raise SaltInvocationError(f"{LOOKUP_KEY} ({where}): got a {type(lookup).__name__}; expected a mapping")
+        raise SaltInvocationError(f"{LOOKUP_KEY} ({where}): got {type_of(lookup)}; expected a mapping")
     return lookup
 
 

@@ -10,6 +10,7 @@ import ciphermail_gateway_values as gateway_values
 import ciphermail_split_settings as split_settings
 import pytest
 import yaml
+from ciphermail_split_errors import type_of
 from salt.exceptions import SaltInvocationError
 
 
@@ -206,3 +207,11 @@ def test_host_settings_never_echo_command_env_values():
     assert "12345678" not in str(error.value)
     shown = split_settings.masked(split_settings.host_settings({"command_env": {"CIPHERMAIL_CLI_PASSWORD": "s3cret"}}))
     assert shown["command_env"] == {"CIPHERMAIL_CLI_PASSWORD": "********"}
+
+
+@pytest.mark.parametrize("value, shown", [("s3cret", "a str"), (12345678, "an int"), ([], "a list"), ({}, "a dict")])
+def test_a_refusal_that_must_not_show_a_value_names_its_type(value, shown):
+    assert type_of(value) == shown
+    if not isinstance(value, dict):
+        _, (problem,) = split_settings.minion_config_lookup({"ciphermail_split": {"lookup": value}})
+        assert problem == f"ciphermail_split:lookup (minion config): got {shown}; expected a mapping"
