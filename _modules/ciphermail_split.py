@@ -80,8 +80,9 @@ def _formula_defaults():
 
 def validate_pillar(pillar=None, defaults=None, sls=None):
     """
-    Check pillar ``ciphermail_split`` and return ``problems`` (each names
-    the key, the value and what is expected; ``[]`` when the pillar is
+    Check pillar ``ciphermail_split``, and ``ciphermail_split:lookup`` of
+    the minion config (host settings only), and return ``problems`` (each
+    names the key, the value and what is expected; ``[]`` when all is
     valid) and ``mapdata``: the pillar merged over the formula's defaults,
     the data the SLS files use (``command_env`` values masked). The
     formula's ``map.jinja`` calls it, and an SLS with problems renders one

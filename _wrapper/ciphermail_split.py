@@ -90,7 +90,8 @@ def validate_pillar(pillar=None, defaults=None, sls=None):
     ``problems`` and ``mapdata`` (``command_env`` values masked). The
     pillar is the one the master compiled for the target, with a
     ``pillar=`` of the command line merged over it; the host settings of
-    the roster's ``minion_opts`` count as minion config. Only a main
+    the roster's ``minion_opts`` count as minion config (host settings
+    only, checked as on a minion). Only a main
     gateway with several portal nodes asks the target for its Postfix
     version (``postconf -dh mail_version``, over ssh).
 
